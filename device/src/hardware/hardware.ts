@@ -1,0 +1,14 @@
+import type { GpioController } from './gpio.ts';
+import type { I2cBus } from './i2c.ts';
+
+export type HardwareKind = 'pi' | 'sim';
+
+/** Everything a device service may touch. Services receive this; they never open hardware themselves. */
+export interface Hardware {
+  readonly kind: HardwareKind;
+  readonly gpio: GpioController;
+  /** Opens /dev/i2c-N (or its simulated twin). Each call returns a new handle. */
+  openI2cBus(busNumber: number): Promise<I2cBus>;
+  /** Releases everything opened through this object. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,216 @@
+import { systemClock } from '@iot/common/clock';
+import { FIELD, STREAM_KEY } from '@iot/common/protocol';
+import { ChipSet, SensorService } from '@iot/device/sensor';
+import { REDIS_KEY } from '@iot/device/redis-keys';
+import { createChipDriver } from '@iot/device/chips';
+import { createRedisConnection } from '../src/redis-connection.ts';
+import { SimulatedHardware } from '@iot/simulator/hardware';
+import { Bme280Model, Sht31Model } from '@iot/simulator/chips';
+import { findFreePort, RedisServer } from '@iot/simulator/processes';
+import { captureLogs, eventually } from '@iot/simulator/testing';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+const BUS = 1;
+const BME = 0x76;
+const SHT = 0x44;
+
+/** Parses XRANGE output into field maps. */
+function entries(raw: [string, string[]][]): { id: string; fields: Record<string, string> }[] {
+  return raw.map(([id, flat]) => {
+    const fields: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+    return { id, fields };
+  });
+}
+
+describe('sensor service against a real Redis and simulated chips', () => {
+  const server = new RedisServer();
+  let admin: Redis;
+  let sensor: SensorService | undefined;
+  let hardware: SimulatedHardware;
+  const connections: Redis[] = [];
+
+  beforeAll(async () => {
+    await server.start();
+    admin = new Redis({ host: server.host, port: server.port });
+  });
+  afterAll(async () => {
+    admin.disconnect();
+    await server.dispose();
+  });
+  beforeEach(async () => {
+    await admin.flushall();
+    hardware = new SimulatedHardware({ seed: 3 });
+    hardware.segment(BUS).attach(BME, new Bme280Model({ environment: hardware.environment, timeScale: 0 }));
+  });
+  afterEach(async () => {
+    await sensor?.stop();
+    sensor = undefined;
+    for (const connection of connections.splice(0)) connection.disconnect();
+  });
+
+  async function startSensor(options: { intervalSeconds: number; bufferCapacity?: number; withSht31?: boolean; redisPort?: number }) {
+    const logs = captureLogs('sensor');
+    const bus = await hardware.openI2cBus(BUS);
+    const specs = [{ kind: 'bme280' as const, address: BME }];
+    if (options.withSht31) {
+      hardware.segment(BUS).attach(SHT, new Sht31Model({ environment: hardware.environment, timeScale: 0 }));
+      specs.push({ kind: 'sht31' as const, address: SHT, name: 'outdoor' } as never);
+    }
+    const chips = new ChipSet(
+      specs.map((spec) => ({ spec, driver: createChipDriver(spec.kind, { bus, address: spec.address, clock: systemClock }) })),
+      logs.logger,
+    );
+    const redis = createRedisConnection({ REDIS_HOST: server.host, REDIS_PORT: options.redisPort ?? server.port, REDIS_DB: 0 }, logs.logger);
+    connections.push(redis);
+    sensor = new SensorService({
+      redis,
+      chips,
+      clock: systemClock,
+      logger: logs.logger,
+      defaultIntervalSeconds: options.intervalSeconds,
+      bufferCapacity: options.bufferCapacity ?? 10_000,
+      drainTimeoutMs: 1000,
+    });
+    await sensor.start();
+    return { logs };
+  }
+
+  async function stream() {
+    return entries((await admin.xrange(STREAM_KEY, '-', '+')) as [string, string[]][]);
+  }
+
+  it('records readings with the original field names and a per-boot identity, one log line per acknowledged XADD', async () => {
+    hardware.environment.set({ temperatureCelsius: 23.4, humidityPercent: 51, pressureHpa: 987.6 });
+    const { logs } = await startSensor({ intervalSeconds: 0.02 });
+    await eventually(() => logs.find('reading_recorded').length >= 10, 5000, '10 readings');
+    await sensor!.stop();
+    sensor = undefined;
+
+    const all = await stream();
+    const readings = all.filter((e) => e.fields[FIELD.event] === undefined);
+    const recorded = logs.find('reading_recorded');
+    expect(readings.length).toBe(recorded.length);
+    // Identity: one boot, sequence 1..n without gaps, in stream order.
+    const bootIds = new Set(readings.map((e) => e.fields[FIELD.bootId]));
+    expect(bootIds.size).toBe(1);
+    expect([...bootIds][0]).toMatch(/^[0-9a-f]{16}$/);
+    expect(readings.map((e) => Number(e.fields[FIELD.seq]))).toEqual(readings.map((_, i) => i + 1));
+    // Values as strings, as the original wrote them, within the chip's resolution.
+    const first = readings[0]!.fields;
+    expect(Number(first.temperature_celsius)).toBeCloseTo(23.4, 1);
+    expect(Number(first.humidity_percent)).toBeCloseTo(51, 0);
+    expect(Number(first.pressure_hpa)).toBeCloseTo(987.6, 0);
+    // Every log line names a stream entry with the same identity and values.
+    for (const line of recorded) {
+      const entry = all.find((e) => e.id === line.stream_id)!;
+      expect(entry.fields[FIELD.seq]).toBe(String(line.seq));
+      expect(Number(entry.fields.temperature_celsius)).toBe((line.values as Record<string, number>).temperature_celsius);
+    }
+    // A clean stop ends the boot with a marker that carries the last sequence number.
+    const marker = all.at(-1)!.fields;
+    expect(marker[FIELD.event]).toBe('shutdown');
+    expect(marker[FIELD.seq]).toBe(String(readings.length));
+  });
+
+  it('applies an interval changed in Redis within one interval', async () => {
+    const { logs } = await startSensor({ intervalSeconds: 1 });
+    await eventually(() => logs.find('reading_recorded').length >= 1, 3000, 'the first reading');
+    const changedAt = Date.now();
+    await admin.set(REDIS_KEY.measurementInterval, '0.1');
+    await eventually(() => logs.find('reading_recorded').length >= 6, 3000, 'readings at the new interval');
+    const times = logs.find('reading_recorded').map((r) => Number(r.measured_at));
+    // The first reading after the change came no later than one old interval after it...
+    const firstAfter = times.find((t) => t > changedAt)!;
+    expect(firstAfter - changedAt).toBeLessThanOrEqual(1000 + 150);
+    // ...and the ones after it are 100 ms apart.
+    const gaps = times.slice(2, 6).map((t, i) => t - times[i + 1]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(90);
+    for (const gap of gaps) expect(gap).toBeLessThan(250);
+  });
+
+  it('stops measuring while measurement:enabled is "0" and resumes after', async () => {
+    await admin.set(REDIS_KEY.measurementEnabled, '0');
+    const { logs } = await startSensor({ intervalSeconds: 0.05 });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(logs.find('reading_recorded')).toHaveLength(0);
+    await admin.set(REDIS_KEY.measurementEnabled, '1');
+    await eventually(() => logs.find('reading_recorded').length >= 3, 3000, 'readings after enabling');
+  });
+
+  it('reports a bad interval in Redis and keeps measuring at the default', async () => {
+    await admin.set(REDIS_KEY.measurementInterval, 'fast');
+    const { logs } = await startSensor({ intervalSeconds: 0.05 });
+    await eventually(() => logs.find('reading_recorded').length >= 3, 3000, 'readings at the default');
+    const [warning] = logs.find('bad_setting');
+    expect(warning?.value).toBe('fast');
+    expect(logs.find('bad_setting')).toHaveLength(1);
+  });
+
+  it('survives a chip fault, skips the chip while it fails, and recovers', async () => {
+    const { logs } = await startSensor({ intervalSeconds: 0.03, withSht31: true });
+    await eventually(() => logs.find('reading_recorded').length >= 3, 3000, 'readings from both chips');
+    hardware.segment(BUS).setFault(SHT, 'nack');
+    await eventually(() => logs.find('chip_error')[0], 3000, 'the chip error');
+    const failingFrom = logs.find('reading_recorded').length;
+    await eventually(() => logs.find('reading_recorded').length >= failingFrom + 3, 3000, 'readings while the SHT31 fails');
+    hardware.segment(BUS).setFault(SHT, undefined);
+    await eventually(() => logs.find('chip_recovered')[0], 3000, 'recovery');
+    await eventually(() => {
+      const last = logs.find('reading_recorded').at(-1)?.values as Record<string, number> | undefined;
+      return last?.outdoor_temperature_celsius !== undefined;
+    }, 3000, 'SHT31 values again');
+
+    const [error] = logs.find('chip_error');
+    expect(error).toMatchObject({ level: 'warn', chip: 'sht31@0x44:outdoor', code: 'i2c_nack' });
+    // While the SHT31 failed the BME280 still delivered: those readings lack only the SHT31 fields.
+    const during = logs.find('reading_recorded').slice(failingFrom, failingFrom + 3).map((r) => r.values as Record<string, number>);
+    for (const values of during) {
+      expect(values.temperature_celsius).toBeTypeOf('number');
+      expect(values.outdoor_temperature_celsius).toBeUndefined();
+    }
+    expect(sensor!.stats().chipErrors['sht31@0x44:outdoor i2c_nack']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('consumes no sequence number for a sample in which every chip failed', async () => {
+    const { logs } = await startSensor({ intervalSeconds: 0.03 });
+    await eventually(() => logs.find('reading_recorded').length >= 2, 3000, 'readings');
+    hardware.segment(BUS).setFault(BME, 'nack');
+    await eventually(() => logs.find('chip_error').length >= 2, 3000, 'failures');
+    hardware.segment(BUS).setFault(BME, undefined);
+    const before = logs.find('reading_recorded').length;
+    await eventually(() => logs.find('reading_recorded').length >= before + 2, 3000, 'readings after recovery');
+    const seqs = logs.find('reading_recorded').map((r) => r.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+  });
+
+  it('buffers while Redis is unreachable, then records everything in order', async () => {
+    // The sensor starts first, against a Redis that is not there yet.
+    const port = await findFreePort();
+    const late = new RedisServer({ port });
+    try {
+      const { logs } = await startSensor({ intervalSeconds: 0.02, redisPort: port });
+      // The sensor waits up to 3 s for Redis before it measures with defaults.
+      await eventually(() => sensor!.stats().buffered >= 10, 8000, 'buffered readings');
+      expect(logs.find('reading_recorded')).toHaveLength(0);
+      await late.start();
+      await eventually(() => logs.find('reading_recorded').length >= 20, 10_000, 'the backlog recorded');
+      const seqs = logs.find('reading_recorded').map((r) => r.seq);
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      await sensor!.stop();
+      sensor = undefined;
+    } finally {
+      await late.dispose();
+    }
+  });
+
+  it('drops the oldest readings when the buffer is full, counts them and says so', async () => {
+    const port = await findFreePort();
+    const { logs } = await startSensor({ intervalSeconds: 0.01, bufferCapacity: 5, redisPort: port });
+    await eventually(() => sensor!.stats().dropped >= 3, 8000, 'drops');
+    const [report] = logs.find('readings_dropped');
+    expect(report).toMatchObject({ level: 'error', capacity: 5, oldest_dropped_seq: 1 });
+    expect(sensor!.stats().buffered).toBe(5);
+  });
+});

@@ -1,0 +1,3 @@
+export { Bme280Model } from './bme280-model.ts';
+export { Sht31Model } from './sht31-model.ts';
+export type { ChipModelOptions, ChipModelFault } from './chip-model.ts';

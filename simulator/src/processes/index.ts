@@ -1,0 +1,5 @@
+export { findFreePort } from './free-port.ts';
+export { type ExitInfo, ManagedProcess, type ProcessSpec } from './managed-process.ts';
+export { DEVICE_REDIS_CONF, RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.ts';
+export { makeTempDir } from './temp-dir.ts';
+export { entrypointPath, type LogRecord, parseLogLine, type ServiceName, ServiceProcess, startServiceProcess } from './service-process.ts';

@@ -1,0 +1,1 @@
+export { captureLogs, eventually } from './log-capture.ts';
