@@ -153,6 +153,7 @@ describe('Bme280Driver against Bme280Model', () => {
     expect((await r.bus.readByte(ADDRESS, 0xf3)) & 0x08).toBe(0x08);
     // Data shadowing: the old conversion stays readable while the new one runs.
     expect(await r.bus.readBlock(ADDRESS, 0xf7, 8)).toEqual(before);
+    expect(r.model.conditionsLastConverted?.temperatureCelsius).toBe(10);
     clock.advance(0.1);
     expect((await r.bus.readByte(ADDRESS, 0xf3)) & 0x08).toBe(0);
     expect((await r.bus.readByte(ADDRESS, 0xf4)) & 0x03).toBe(0); // back to sleep

@@ -46,6 +46,8 @@ export interface Bme280ModelOptions extends ChipModelOptions {
 interface Conversion {
   endsAt: number;
   data: number[];
+  /** What was measured; undefined under the implausible fault. */
+  conditions: Conditions | undefined;
 }
 
 /**
@@ -181,14 +183,13 @@ export class Bme280Model implements I2cDeviceModel {
     const now = this.clock.now();
     // Appendix B §9.1, typical: 1 ms plus 2 ms per sample, plus 0.5 ms setup for P and H.
     const typicalMs = 1 + (t && 2 * t) + (p && 2 * p + 0.5) + (h && 2 * h + 0.5);
-    this.conversion = { endsAt: now + typicalMs * this.timeScale, data: this.convert(now, t, p, h) };
+    const conditions = this.fault === 'implausible' ? undefined : this.environment.at(now);
+    const data = conditions === undefined ? IMPLAUSIBLE_DATA : this.convert(conditions, t, p, h);
+    this.conversion = { endsAt: now + typicalMs * this.timeScale, data, conditions };
   }
 
-  /** Samples the environment and produces the 8 data bytes of §5.4.7–§5.4.9 (0 = skipped). */
-  private convert(now: number, t: number, p: number, h: number): number[] {
-    if (this.fault === 'implausible') return IMPLAUSIBLE_DATA;
-    const conditions = this.environment.at(now);
-    this.converted = conditions;
+  /** The 8 data bytes of §5.4.7–§5.4.9 for `conditions`, at oversampling factors t, p, h (0 = skipped). */
+  private convert(conditions: Conditions, t: number, p: number, h: number): number[] {
     const ideal = idealAdc(
       {
         temperatureCelsius: conditions.temperatureCelsius + this.noise(NOISE_AT_X1.temperatureCelsius, t),
@@ -221,6 +222,7 @@ export class Bme280Model implements I2cDeviceModel {
     if (conversion === undefined || this.clock.now() < conversion.endsAt) return;
     this.registers.set(conversion.data, PRESS_MSB);
     this.registers[CTRL_MEAS] = this.registers[CTRL_MEAS]! & ~0x03;
+    this.converted = conversion.conditions ?? this.converted;
     this.conversion = undefined;
   }
 

@@ -58,9 +58,8 @@ export function compensateHumidity(adcH: number, tFine: number, c: Bme280Calibra
   const right = (mul(inner, c.digH2) + 8192) >> 14;
   v = mul(left, right);
   v = (v - (mul(mul(v >> 15, v >> 15) >> 7, c.digH1) >> 4)) | 0;
-  v = v < 0 ? 0 : v;
-  v = v > 419430400 ? 419430400 : v;
-  return v >> 12;
+  // Clamp to 0..100 %RH (419430400 = 100 << 22).
+  return Math.min(Math.max(v, 0), 419430400) >> 12;
 }
 
 /** Physical values of one conversion, in the units the stream carries. */
