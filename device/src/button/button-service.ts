@@ -46,6 +46,7 @@ export class StartStopButtonService implements Service {
   async start(): Promise<void> {
     const { gpio, pin, pull, edge, debounceMs, logger } = this.options;
     this.pinHandle = await gpio.open({ pin, direction: 'in', pull });
+    for (const warning of this.pinHandle.warnings) logger.warn({ event: 'gpio_warning', pin }, warning);
     this.pinHandle.watch(edge, debounceMs, () => {
       // Presses are applied one after another, in the order they happened.
       this.queue = this.queue.then(() => this.toggle());

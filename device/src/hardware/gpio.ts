@@ -39,6 +39,12 @@ export interface GpioPin {
   readonly pin: number;
 
   /**
+   * Problems that did not prevent opening the pin but that a person must fix, e.g. a pull
+   * resistor the driver could not set. Callers log them.
+   */
+  readonly warnings: readonly string[];
+
+  /**
    * Reads the current level.
    * @throws GpioError if the pin is closed or the driver cannot read it.
    */

@@ -172,6 +172,8 @@ export class SimButton {
 
 class SimGpioPin implements GpioPin {
   readonly pin: number;
+  /** Simulated pulls always work. */
+  readonly warnings: readonly string[] = [];
   private readonly line: SimLine;
   private readonly direction: 'in' | 'out';
   private readonly onClose: () => void;

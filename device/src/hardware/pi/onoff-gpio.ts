@@ -67,12 +67,15 @@ export class OnoffGpioController implements GpioController {
         );
       }
       const gpio = this.export(pin, sysfsNumber, options);
+      const pinWarnings: string[] = [];
       if (options.direction === 'in') {
         const warning = await configurePull(pin, options.pull, this.runCommand);
-        if (warning !== undefined) this.warnings.push(warning);
+        if (warning !== undefined) pinWarnings.push(warning);
       }
+      this.warnings.push(...pinWarnings);
       const handle = new OnoffGpioPin({
         pin,
+        warnings: pinWarnings,
         sysfsNumber,
         gpio,
         direction: options.direction,
@@ -108,6 +111,7 @@ class OnoffGpioPin implements GpioPin {
   readonly pin: number;
   /** The kernel's number for this pin (BCM number plus the gpiochip base). */
   readonly sysfsNumber: number;
+  readonly warnings: readonly string[];
   private readonly gpio: OnoffGpio;
   private readonly direction: 'in' | 'out';
   private readonly now: () => number;
@@ -118,6 +122,7 @@ class OnoffGpioPin implements GpioPin {
   constructor(options: {
     pin: number;
     sysfsNumber: number;
+    warnings: readonly string[];
     gpio: OnoffGpio;
     direction: 'in' | 'out';
     now: () => number;
@@ -125,6 +130,7 @@ class OnoffGpioPin implements GpioPin {
   }) {
     this.pin = options.pin;
     this.sysfsNumber = options.sysfsNumber;
+    this.warnings = options.warnings;
     this.gpio = options.gpio;
     this.direction = options.direction;
     this.now = options.now;

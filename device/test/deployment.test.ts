@@ -1,0 +1,33 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTempDir } from '@iot/simulator/processes';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+
+/** No Docker engine here: docker-compose (v1, Debian) still validates compose files offline. */
+describe.skipIf(!hasCompose)('deployment files (needs docker-compose on PATH; .ci/run installs it)', () => {
+  const validate = (file: string, env: NodeJS.ProcessEnv = {}) =>
+    execFileSync('docker-compose', ['-f', file, 'config', '-q'], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+
+  it('the backend and simulation compose files are valid', () => {
+    validate(join(root, 'docker-compose.yml'), { MARIADB_PASSWORD: 'x', MARIADB_ROOT_PASSWORD: 'y' });
+    validate(join(root, 'docker-compose.sim.yml'));
+  });
+
+  it('the balena bundle is a self-contained build context with a valid compose file', () => {
+    const out = makeTempDir('balena');
+    try {
+      execFileSync(join(root, 'balena/bundle.sh'), [out.path], { cwd: root, encoding: 'utf8' });
+      validate(join(out.path, 'docker-compose.yml'));
+      for (const file of ['balena/Dockerfile.node', 'balena/Dockerfile.redis', 'device/redis/redis.conf', 'device/src/sensor/main.ts', 'common/package.json', 'package-lock.json']) {
+        expect(existsSync(join(out.path, file)), file).toBe(true);
+      }
+    } finally {
+      out.remove();
+    }
+  });
+});
