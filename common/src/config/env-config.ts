@@ -77,3 +77,5 @@ export const env = {
     });
   },
 };
+
+export { TOPIC_ENV_NAMES, type TopicEnvConfig, topicEnv, topicSchemeFrom } from './topic-env.ts';

@@ -9,6 +9,7 @@ const ENTRYPOINTS = {
   sensor: '../../../device/src/sensor/main.ts',
   startstopbutton: '../../../device/src/button/main.ts',
   'device-all-in-one': '../../../device/src/all-in-one/main.ts',
+  mqttserver: '../../../backend/src/broker/main.ts',
 } as const;
 export type ServiceName = keyof typeof ENTRYPOINTS;
 

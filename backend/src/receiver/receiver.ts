@@ -1,0 +1,299 @@
+import type { Clock } from '@iot/common/clock';
+import type { Logger } from '@iot/common/log';
+import {
+  type Ack,
+  type Channel,
+  commandResponse,
+  type DesiredConfig,
+  deviceStatus,
+  originalReadings,
+  PROTOCOL_VERSION,
+  readingsBatch,
+  reportedConfig,
+  type TopicScheme,
+} from '@iot/common/protocol';
+import type { Service } from '@iot/common/service';
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import { type IncomingReading, type IncomingShutdown, mapBatch, mapOriginalReading } from './batch-mapping.ts';
+import { parseJson, type Rejection, validate } from './classify.ts';
+import { DatabaseGate } from './database-gate.ts';
+import type { IngestStore } from './ingest-store.ts';
+
+/** Channels the receiver consumes; devices' inbound channels are not its business. */
+export const RECEIVER_CHANNELS: readonly Channel[] = ['readings', 'values', 'status', 'response', 'configReported'];
+
+export interface ReceiverOptions {
+  /** Creates the (already configured) MQTT client; called once at start. */
+  connect: () => MqttClient;
+  store: IngestStore;
+  topics: TopicScheme;
+  logger: Logger;
+  clock: Clock;
+  maxPayloadBytes: number;
+  /** MQTT shared-subscription group: receivers in one group share the load. */
+  sharedGroup?: string | undefined;
+  /** Messages processed at once; more wait in the broker (MQTT.js stops reading meanwhile). */
+  maxConcurrent?: number;
+  commandSweepMs?: number;
+}
+
+export interface ReceiverStats {
+  batches: number;
+  stored: number;
+  duplicates: number;
+  rejected: number;
+  acked: number;
+  notAcked: number;
+}
+
+/**
+ * The receiver: validates every message, stores readings idempotently and only after the commit
+ * publishes the acknowledgement that lets the device move its cursor (DESIGN.md §2). An invalid
+ * message is recorded as rejected with its reason and never stops valid traffic.
+ */
+export class Receiver implements Service {
+  readonly stats: ReceiverStats = { batches: 0, stored: 0, duplicates: 0, rejected: 0, acked: 0, notAcked: 0 };
+  private client: MqttClient | undefined;
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly idle = new Set<() => void>();
+  private readonly stopping = new AbortController();
+  private sweeper: Promise<void> | undefined;
+  private readonly gate: DatabaseGate;
+  private readonly options: ReceiverOptions;
+
+  constructor(options: ReceiverOptions) {
+    this.options = options;
+    this.gate = new DatabaseGate({ clock: options.clock, logger: options.logger, probe: () => options.store.ping() });
+  }
+
+  /** Healthy: connected to the broker and the database answers. */
+  health(): { healthy: boolean; mqtt: boolean; database: boolean } {
+    const mqtt = this.client?.connected ?? false;
+    return { healthy: mqtt && this.gate.healthy, mqtt, database: this.gate.healthy };
+  }
+
+  async start(): Promise<void> {
+    const { logger, topics, sharedGroup } = this.options;
+    const client = this.options.connect();
+    this.client = client;
+    client.handleMessage = (packet, done) => this.accept(packet, done);
+    client.on('connect', () => {
+      const filters = RECEIVER_CHANNELS.map((channel) => topics.filter(channel)).map((f) => (sharedGroup ? `$share/${sharedGroup}/${f}` : f));
+      client.subscribe(filters, { qos: 1 }, (error, granted) => {
+        const refused = (granted ?? []).filter((g) => g.qos > 2);
+        if (error || refused.length > 0) {
+          logger.error({ event: 'subscribe_failed', err: error ? { message: error.message } : undefined, refused }, 'subscription refused by the broker');
+        } else {
+          logger.info({ event: 'receiver_subscribed', filters }, 'receiving');
+        }
+      });
+    });
+    client.on('close', () => logger.warn({ event: 'mqtt_disconnected' }, 'lost connection to the broker; reconnecting'));
+    client.on('error', (error) => logger.warn({ event: 'mqtt_error', err: { message: error.message } }, 'MQTT error'));
+    this.sweeper = this.sweepCommands(this.stopping.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.sweeper;
+    // Let messages in progress finish, so their acks go out.
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+    this.gate.stop();
+    await new Promise<void>((resolve) => (this.client ? this.client.end(false, {}, () => resolve()) : resolve()));
+  }
+
+  /** MQTT.js calls this per message and sends the PUBACK (and reads on) when `done` is called. */
+  private accept(packet: IPublishPacket, done: (error?: Error) => void): void {
+    this.inFlight++;
+    void this.process(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).finally(() => {
+      this.inFlight--;
+      this.waiting.shift()?.();
+      if (this.inFlight === 0) for (const resolve of [...this.idle]) (this.idle.delete(resolve), resolve());
+    });
+    if (this.inFlight < (this.options.maxConcurrent ?? 16)) done();
+    else this.waiting.push(() => done());
+  }
+
+  private async process(topic: string, payload: Buffer): Promise<void> {
+    const match = this.options.topics.match(topic);
+    try {
+      if (match === undefined || match.deviceId === undefined) {
+        await this.reject(topic, undefined, payload, { reason: 'unknown_topic', detail: `no device channel matches ${topic}` });
+        return;
+      }
+      const { channel, deviceId } = match;
+      switch (channel) {
+        case 'readings':
+          return await this.onBatch(topic, deviceId, payload);
+        case 'values':
+          return await this.onOriginalReadings(topic, deviceId, payload);
+        case 'status':
+          return await this.onStatus(topic, deviceId, payload);
+        case 'response':
+          return await this.onResponse(topic, deviceId, payload);
+        case 'configReported':
+          return await this.onReported(topic, deviceId, payload);
+        default:
+          return;
+      }
+    } catch (error) {
+      // A bug must not take the receiver down: log it; the device re-sends what was not acked.
+      this.options.logger.error({ event: 'receiver_bug', topic, err: error }, 'unexpected error while handling a message');
+    }
+  }
+
+  private async onBatch(topic: string, deviceId: string, payload: Buffer): Promise<void> {
+    const parsed = this.parse(payload, (value) => validate(readingsBatch, value));
+    if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
+    const batch = parsed.value;
+    if (batch.device !== deviceId) {
+      return this.reject(topic, deviceId, payload, { reason: 'device_mismatch', detail: `payload says device "${batch.device}" but was published on ${topic}` });
+    }
+    const mapped = mapBatch(batch);
+    const meta = { deviceType: batch.meta?.device_type, appId: batch.meta?.app_id, appName: batch.meta?.app_name };
+    const result = await this.gate.run('storing a batch', async () => {
+      for (const { entry, rejection } of mapped.rejected) {
+        await this.options.store.recordRejection({ topic, deviceId, ...rejection, payload: Buffer.from(JSON.stringify(entry)) });
+      }
+      return this.options.store.storeBatch(deviceId, 'v1', mapped.readings, mapped.shutdowns, meta);
+    });
+    this.stats.batches++;
+    if (result === undefined) {
+      this.stats.notAcked++;
+      return;
+    }
+    await this.recordConflicts(topic, deviceId, result.conflicts);
+    this.stats.stored += result.stored;
+    this.stats.duplicates += result.duplicates;
+    this.stats.rejected += mapped.rejected.length;
+    const ack: Ack = {
+      v: PROTOCOL_VERSION,
+      batch: batch.batch,
+      up_to: mapped.upTo,
+      stored: result.stored,
+      duplicates: result.duplicates,
+      rejected: mapped.rejected.length + result.conflicts.length,
+    };
+    // Only now, after the commit: the device may forget these readings once it sees this.
+    await this.publish(this.options.topics.topic('ack', deviceId), ack);
+    this.stats.acked++;
+    this.options.logger.debug({ event: 'batch_committed', device: deviceId, batch: batch.batch, ...result, conflicts: result.conflicts.length }, 'batch committed and acknowledged');
+  }
+
+  /** Original devices advance their cursor on publish; store what arrives, idempotently, no ack. */
+  private async onOriginalReadings(topic: string, deviceId: string, payload: Buffer): Promise<void> {
+    const parsed = this.parse(payload, (value) => validate(originalReadings, value));
+    if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
+    const readings: IncomingReading[] = [];
+    const shutdowns: IncomingShutdown[] = [];
+    for (const element of parsed.value) {
+      if (element._device_uuid !== undefined && element._device_uuid !== deviceId) {
+        await this.reject(topic, deviceId, Buffer.from(JSON.stringify(element)), {
+          reason: 'device_mismatch',
+          detail: `_device_uuid "${element._device_uuid}" but published on ${topic}`,
+        });
+        continue;
+      }
+      const mapped = mapOriginalReading(element);
+      if ('rejection' in mapped) await this.reject(topic, deviceId, Buffer.from(JSON.stringify(element)), mapped.rejection);
+      else if ('shutdown' in mapped) shutdowns.push(mapped.shutdown);
+      else readings.push(mapped.reading);
+    }
+    if (readings.length === 0 && shutdowns.length === 0) return;
+    const first = parsed.value[0];
+    const protocol = readings.some((r) => r.bootId !== null) || shutdowns.length > 0 ? 'v1' : 'original';
+    const meta = { deviceType: first?._device_type, appId: first?._app_id, appName: first?._app_name };
+    const result = await this.gate.run('storing original readings', () => this.options.store.storeBatch(deviceId, protocol, readings, shutdowns, meta));
+    if (result === undefined) {
+      this.options.logger.error({ event: 'original_readings_lost', device: deviceId, count: readings.length }, 'database down: readings from an original-format device could not be stored and will not be re-sent');
+      return;
+    }
+    await this.recordConflicts(topic, deviceId, result.conflicts);
+    this.stats.stored += result.stored;
+    this.stats.duplicates += result.duplicates;
+  }
+
+  private async onStatus(topic: string, deviceId: string, payload: Buffer): Promise<void> {
+    // The broker deletes a retained message with an empty payload; that is not a status.
+    if (payload.length === 0) return;
+    const parsed = this.parse(payload, (value) => validate(deviceStatus, value));
+    if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
+    await this.gate.run('recording a status', () => this.options.store.recordStatus(deviceId, parsed.value, this.options.clock.now()));
+  }
+
+  private async onResponse(topic: string, deviceId: string, payload: Buffer): Promise<void> {
+    const json = parseJson(payload, this.options.maxPayloadBytes);
+    if (!json.ok) return this.reject(topic, deviceId, payload, json.rejection);
+    const value = json.value;
+    // v1 answers carry v and ok; the original's are the command object echoed (with a value).
+    let response: { id?: string | undefined; command: string; ok: boolean; body: unknown };
+    if (typeof value === 'object' && value !== null && 'v' in value) {
+      const parsed = validate(commandResponse, value);
+      if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
+      response = { id: parsed.value.id, command: parsed.value.command.toLowerCase(), ok: parsed.value.ok, body: parsed.value };
+    } else if (typeof value === 'object' && value !== null && 'command' in value && typeof value.command === 'string') {
+      response = { command: value.command.toLowerCase(), ok: true, body: value };
+    } else {
+      return this.reject(topic, deviceId, payload, { reason: 'wrong_shape', detail: 'a response needs a "command" field' });
+    }
+    const matched = await this.gate.run('recording a response', () => this.options.store.recordResponse(deviceId, response, this.options.clock.now()));
+    if (matched === false) this.options.logger.warn({ event: 'response_unmatched', device: deviceId, command: response.command, id: response.id }, 'a device answered a command we have no record of');
+  }
+
+  private async onReported(topic: string, deviceId: string, payload: Buffer): Promise<void> {
+    if (payload.length === 0) return;
+    const parsed = this.parse(payload, (value) => validate(reportedConfig, value));
+    if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
+    const reported = parsed.value;
+    const desired = await this.gate.run('recording a reported configuration', async () => {
+      await this.options.store.recordReported(deviceId, reported.version, reported.config, reported.errors);
+      return this.options.store.desired(deviceId);
+    });
+    // A device that was offline (or a broker that lost its retained messages) converges here.
+    if (desired !== undefined && desired.version > reported.version) {
+      const message: DesiredConfig = { v: PROTOCOL_VERSION, version: desired.version, config: desired.config };
+      await this.publish(this.options.topics.topic('configDesired', deviceId), message, true);
+      this.options.logger.info({ event: 'desired_config_resent', device: deviceId, reported: reported.version, desired: desired.version }, 'device is behind its desired configuration; sent it again');
+    }
+  }
+
+  private parse<T>(payload: Buffer, check: (value: unknown) => { ok: true; value: T } | { ok: false; rejection: Rejection }) {
+    const json = parseJson(payload, this.options.maxPayloadBytes);
+    return json.ok ? check(json.value) : json;
+  }
+
+  private async recordConflicts(topic: string, deviceId: string, conflicts: readonly { readingKey: string }[]): Promise<void> {
+    for (const conflict of conflicts) {
+      await this.reject(topic, deviceId, Buffer.from(JSON.stringify(conflict)), {
+        reason: 'identity_conflict',
+        detail: `reading ${conflict.readingKey} was stored before with different values; the stored copy was kept`,
+      });
+    }
+  }
+
+  private async reject(topic: string, deviceId: string | undefined, payload: Buffer, rejection: Rejection): Promise<void> {
+    this.stats.rejected++;
+    this.options.logger.warn({ event: 'message_rejected', topic, device: deviceId, reason: rejection.reason, detail: rejection.detail }, 'message rejected');
+    await this.gate.run('recording a rejection', () => this.options.store.recordRejection({ topic, deviceId, ...rejection, payload }));
+  }
+
+  private publish(topic: string, message: unknown, retain = false): Promise<void> {
+    return new Promise((resolve) => {
+      this.client!.publish(topic, JSON.stringify(message), { qos: 1, retain }, (error) => {
+        if (error) this.options.logger.warn({ event: 'publish_failed', topic, err: { message: error.message } }, 'could not publish; the device will ask again');
+        resolve();
+      });
+    });
+  }
+
+  private async sweepCommands(signal: AbortSignal): Promise<void> {
+    const every = this.options.commandSweepMs ?? 5000;
+    while (!signal.aborted) {
+      await this.options.clock.sleep(every, signal);
+      if (signal.aborted) return;
+      const expired = await this.gate.run('expiring commands', () => this.options.store.expireCommands(this.options.clock.now()));
+      if (expired) this.options.logger.info({ event: 'commands_expired', count: expired }, 'commands expired without an answer');
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { env, z } from './env-config.ts';
+
+/**
+ * How any service reaches the broker, with the original system's env var names (DESIGN.md §9).
+ * There is no public default broker: unset means localhost.
+ */
+export const mqttEnv = {
+  MQTT_HOST: z.string().prefault('localhost'),
+  MQTT_PORT: env.integer(1, 65535).optional(),
+  MQTT_KEEPALIVE_SECONDS: env.integer(5, 3600).prefault('60'),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  /** Accept a broker certificate that does not verify (development only). */
+  MQTT_TLS_INSECURE: env.boolean().prefault('false'),
+  MQTT_TLS_CA_CERTS: z.string().optional(),
+  MQTT_TLS_CERTFILE: z.string().optional(),
+  MQTT_TLS_KEYFILE: z.string().optional(),
+};
+
+export interface MqttEnvConfig {
+  MQTT_HOST: string;
+  MQTT_PORT?: number | undefined;
+  MQTT_KEEPALIVE_SECONDS: number;
+  MQTT_USERNAME?: string | undefined;
+  MQTT_PASSWORD?: string | undefined;
+  MQTT_TLS_INSECURE: boolean;
+  MQTT_TLS_CA_CERTS?: string | undefined;
+  MQTT_TLS_CERTFILE?: string | undefined;
+  MQTT_TLS_KEYFILE?: string | undefined;
+}
+
+/** Cross-field rules (add with `.superRefine(checkMqttEnv)`): TLS files exist, cert and key together. */
+export function checkMqttEnv(config: MqttEnvConfig, ctx: z.RefinementCtx): void {
+  if ((config.MQTT_TLS_CERTFILE === undefined) !== (config.MQTT_TLS_KEYFILE === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['MQTT_TLS_CERTFILE'], message: 'a client certificate needs its key: set both MQTT_TLS_CERTFILE and MQTT_TLS_KEYFILE, or neither' });
+  }
+  for (const key of ['MQTT_TLS_CA_CERTS', 'MQTT_TLS_CERTFILE', 'MQTT_TLS_KEYFILE'] as const) {
+    const path = config[key];
+    if (path === undefined) continue;
+    try {
+      readFileSync(path);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
+    }
+  }
+  if (config.MQTT_PASSWORD !== undefined && config.MQTT_USERNAME === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['MQTT_USERNAME'], message: 'MQTT_PASSWORD is set but MQTT_USERNAME is not' });
+  }
+}
+
+export function usesTls(config: MqttEnvConfig): boolean {
+  return config.MQTT_TLS_CA_CERTS !== undefined || config.MQTT_TLS_CERTFILE !== undefined || config.MQTT_TLS_INSECURE;
+}
+
+/** Connection options in the shape MQTT.js's connect() takes (TLS files read once, here). */
+export function mqttConnection(config: MqttEnvConfig) {
+  const tls = usesTls(config);
+  return {
+    host: config.MQTT_HOST,
+    port: config.MQTT_PORT ?? (tls ? 8883 : 1883),
+    protocol: tls ? ('mqtts' as const) : ('mqtt' as const),
+    keepalive: config.MQTT_KEEPALIVE_SECONDS,
+    ...(config.MQTT_USERNAME === undefined ? {} : { username: config.MQTT_USERNAME }),
+    ...(config.MQTT_PASSWORD === undefined ? {} : { password: config.MQTT_PASSWORD }),
+    ...(tls
+      ? {
+          rejectUnauthorized: !config.MQTT_TLS_INSECURE,
+          ...(config.MQTT_TLS_CA_CERTS === undefined ? {} : { ca: readFileSync(config.MQTT_TLS_CA_CERTS) }),
+          ...(config.MQTT_TLS_CERTFILE === undefined ? {} : { cert: readFileSync(config.MQTT_TLS_CERTFILE) }),
+          ...(config.MQTT_TLS_KEYFILE === undefined ? {} : { key: readFileSync(config.MQTT_TLS_KEYFILE) }),
+        }
+      : {}),
+  };
+}

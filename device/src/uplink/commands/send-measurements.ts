@@ -1,0 +1,109 @@
+import { type Command, MAX_PAYLOAD_BYTES, STREAM_KEY } from '@iot/common/protocol';
+import type { Redis } from 'ioredis';
+import { CommandRefusal } from './command-errors.ts';
+
+/** Who the device is, as the original stamped it on every reading (BALENA_* variables, DESIGN.md §9). */
+export interface DeviceMeta {
+  deviceId: string;
+  deviceType?: string;
+  appId?: string;
+  appName?: string;
+}
+
+/** Publishes one original-format readings message (a JSON array) on the values topic. */
+export type PublishValues = (readings: Record<string, string>[]) => Promise<void>;
+
+export const DEFAULT_SEND_COUNT = 100;
+/** Larger requests are cut to this: the reply is read into memory and published at once. */
+export const MAX_SEND_COUNT = 1000;
+
+/** A range bound as XRANGE takes it: `-`, `+`, or `<ms>[-<seq>]`, optionally `(`-prefixed for "exclusive" (Redis ≥ 6.2). */
+const RANGE_BOUND = /^(?:[-+]|\(?\d{1,20}(?:-\d{1,20})?)$/;
+
+export interface MeasurementRange {
+  min: string;
+  max: string;
+  count: number;
+}
+
+/** The XRANGE arguments of a send_measurements command, with the original's defaults (whole stream). */
+export function measurementRange(command: Pick<Command, 'min_id' | 'max_id' | 'count'>): MeasurementRange {
+  const min = command.min_id ?? '-';
+  const max = command.max_id ?? '+';
+  for (const [name, bound] of [
+    ['min_id', min],
+    ['max_id', max],
+  ] as const) {
+    if (!RANGE_BOUND.test(bound)) {
+      throw new CommandRefusal('invalid_value', `${name} ${JSON.stringify(bound)} must be "-", "+" or a stream id like 1700000000000-0, optionally prefixed with "(" to exclude it`);
+    }
+  }
+  return { min, max, count: Math.min(command.count ?? DEFAULT_SEND_COUNT, MAX_SEND_COUNT) };
+}
+
+/**
+ * One stream entry in the original readings format: `_id` (the stream id), the device's identity,
+ * then every stream field as its string. Identity fields (`_boot_id`, `_seq`) travel along so the
+ * backend can recognise readings it already has from v1 batches.
+ */
+export function originalReading(id: string, flatFields: readonly string[], meta: DeviceMeta): Record<string, string> {
+  const reading: Record<string, string> = { _id: id, _device_uuid: meta.deviceId };
+  if (meta.deviceType !== undefined) reading._device_type = meta.deviceType;
+  if (meta.appId !== undefined) reading._app_id = meta.appId;
+  if (meta.appName !== undefined) reading._app_name = meta.appName;
+  const stamped = new Set(Object.keys(reading));
+  for (let i = 0; i + 1 < flatFields.length; i += 2) {
+    const name = flatFields[i]!;
+    // A stream field never overrides where or whom the reading came from.
+    if (!stamped.has(name)) reading[name] = flatFields[i + 1]!;
+  }
+  return reading;
+}
+
+/** Splits readings into JSON arrays that each fit in `maxBytes`, keeping stream order. */
+export function chunkBySize(readings: readonly Record<string, string>[], maxBytes: number): Record<string, string>[][] {
+  const chunks: Record<string, string>[][] = [];
+  let current: Record<string, string>[] = [];
+  let size = 2; // "[]"
+  for (const reading of readings) {
+    const bytes = Buffer.byteLength(JSON.stringify(reading));
+    if (current.length > 0 && size + 1 + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 2;
+    }
+    size += (current.length > 0 ? 1 : 0) + bytes; // a comma before every element but the first
+    current.push(reading);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/**
+ * send_measurements (DESIGN.md §9): XRANGE over the stream and publish the entries in the original
+ * readings format, in messages no larger than the protocol's payload limit. Nothing is published
+ * for an empty range. This does not move the uplink's cursor: it is a re-send on request.
+ */
+export async function sendMeasurements(options: {
+  redis: Redis;
+  range: MeasurementRange;
+  meta: DeviceMeta;
+  publishValues: PublishValues;
+}): Promise<{ count: number; messages: number; last_id?: string }> {
+  const { min, max, count } = options.range;
+  const entries = await options.redis.xrange(STREAM_KEY, min, max, 'COUNT', count);
+  const readings = entries.map(([id, fields]) => originalReading(id, fields, options.meta));
+  const chunks = chunkBySize(readings, MAX_PAYLOAD_BYTES);
+  let published = 0;
+  for (const chunk of chunks) {
+    try {
+      await options.publishValues(chunk);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new CommandRefusal('internal', `published ${published} of ${readings.length} readings, then publishing failed: ${reason}`);
+    }
+    published += chunk.length;
+  }
+  const last = entries.at(-1)?.[0];
+  return { count: readings.length, messages: chunks.length, ...(last === undefined ? {} : { last_id: last }) };
+}

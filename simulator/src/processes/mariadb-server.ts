@@ -1,0 +1,264 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { findFreePort } from './free-port.ts';
+import { ManagedProcess } from './managed-process.ts';
+import { makeTempDir } from './temp-dir.ts';
+
+export interface MariaDbServerOptions {
+  /** Directory for the datadir, socket and log; a fresh temp dir when omitted. Reuse one to restart with the same data. */
+  dir?: string;
+  /** Port; a free one when omitted. Never 3306, which belongs to the machine's own MariaDB. */
+  port?: number;
+  /** Database created after start-up (`CREATE DATABASE IF NOT EXISTS`); `iot` by default. */
+  database?: string;
+  /** Extra `mariadbd` options, e.g. `['--max-connections=20']`. */
+  extraArgs?: readonly string[];
+  readyTimeoutMs?: number;
+}
+
+/**
+ * InnoDB sized for a test server: the defaults (128 MiB buffer pool, 96 MiB redo log) cost memory
+ * and disk per server for nothing. Also used when initialising, so the template's redo log already
+ * has this size.
+ */
+const SMALL_SERVER_ARGS = [
+  '--innodb-buffer-pool-size=32M',
+  '--innodb-log-file-size=8M',
+  '--key-buffer-size=1M',
+  '--aria-pagecache-buffer-size=4M',
+  '--max-connections=60',
+  '--performance-schema=OFF',
+];
+
+/** The OS user mariadbd must be told to run as: as root it refuses to start without `--user`. */
+const USER_ARGS = process.getuid?.() === 0 ? ['--user=root'] : [];
+
+/**
+ * A real mariadbd on loopback with its own datadir, socket and port. The datadir is copied from a
+ * template initialised once per mariadbd version (see {@link templateDataDir}), so a new server
+ * starts in well under a second. Never touches the machine's MariaDB on 3306. `kill()` + `start()`
+ * on the same handle simulates a crash and restart: same datadir, same port, InnoDB recovers.
+ */
+export class MariaDbServer {
+  readonly host = '127.0.0.1';
+  readonly dir: string;
+  readonly database: string;
+  private portNumber: number | undefined;
+  private process: ManagedProcess | undefined;
+  private readonly removeDir: (() => void) | undefined;
+  private readonly options: MariaDbServerOptions;
+
+  constructor(options: MariaDbServerOptions = {}) {
+    this.options = options;
+    if (options.port === 3306) throw new Error('MariaDbServer must not use port 3306 (the machine may run its own MariaDB there)');
+    this.database = options.database ?? 'iot';
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(this.database)) throw new Error(`invalid database name ${JSON.stringify(this.database)}`);
+    if (options.dir === undefined) {
+      const temp = makeTempDir('mariadb');
+      this.dir = temp.path;
+      this.removeDir = temp.remove;
+    } else {
+      this.dir = options.dir;
+      this.removeDir = undefined;
+    }
+    this.portNumber = options.port;
+  }
+
+  get port(): number {
+    if (this.portNumber === undefined) throw new Error('mariadbd has not been started');
+    return this.portNumber;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  get running(): boolean {
+    return this.process?.running ?? false;
+  }
+
+  get dataDir(): string {
+    return join(this.dir, 'data');
+  }
+
+  get socketPath(): string {
+    return join(this.dir, 'mysqld.sock');
+  }
+
+  /** `mariadb://root@127.0.0.1:<port>/<database>`: root has no password on a test server. */
+  get url(): string {
+    return `mariadb://root@${this.host}:${this.port}/${this.database}`;
+  }
+
+  /** Starts (or restarts) the server, keeping the same port and datadir once chosen. */
+  async start(): Promise<this> {
+    if (this.running) return this;
+    if (!existsSync(this.dataDir)) execFileSync('cp', ['-a', templateDataDir(), this.dataDir]);
+    for (let attempt = 1; ; attempt++) {
+      const port = this.portNumber ?? (await findFreePort());
+      const proc = this.spawn(port);
+      try {
+        await waitUntilReady(this.host, port, proc, this.options.readyTimeoutMs ?? 30_000);
+        await this.createDatabase(port);
+        this.portNumber = port;
+        this.process = proc;
+        return this;
+      } catch (error) {
+        await proc.kill();
+        // A port taken between probing and binding: try another, unless the caller fixed it or
+        // a crash-restart must keep it.
+        const portTaken = /Address already in use|Bind on TCP\/IP port/.test(proc.tail(40));
+        if (!portTaken || this.portNumber !== undefined || attempt >= 5) throw error;
+      }
+    }
+  }
+
+  /** Clean shutdown (SIGTERM: mariadbd flushes InnoDB and exits). */
+  async stop(): Promise<void> {
+    await this.process?.stop('SIGTERM', 30_000);
+  }
+
+  /** SIGKILL, as in a crash; InnoDB recovers from its redo log on the next start. */
+  async kill(): Promise<void> {
+    await this.process?.kill();
+  }
+
+  /** SIGSTOP: the server keeps its sockets open but answers nothing. */
+  freeze(): void {
+    this.process?.freeze();
+  }
+
+  thaw(): void {
+    this.process?.thaw();
+  }
+
+  /** Kills the server and deletes its directory if this handle created it. */
+  async dispose(): Promise<void> {
+    if (this.process?.running) this.process.thaw();
+    await this.process?.kill();
+    this.removeDir?.();
+  }
+
+  /** The server's own log, for failure messages. */
+  output(): string {
+    return this.process?.tail(40) ?? '';
+  }
+
+  private spawn(port: number): ManagedProcess {
+    const args = [
+      '--no-defaults',
+      `--datadir=${this.dataDir}`,
+      `--port=${port}`,
+      `--bind-address=${this.host}`,
+      `--socket=${this.socketPath}`,
+      `--pid-file=${join(this.dir, 'mysqld.pid')}`,
+      ...USER_ARGS,
+      '--skip-name-resolve',
+      '--character-set-server=utf8mb4',
+      '--collation-server=utf8mb4_unicode_ci',
+      ...SMALL_SERVER_ARGS,
+      ...(this.options.extraArgs ?? []),
+    ];
+    return new ManagedProcess({ name: `mariadbd:${port}`, command: 'mariadbd', args, cwd: this.dir, logFile: join(this.dir, 'mariadbd.log') });
+  }
+
+  private async createDatabase(port: number): Promise<void> {
+    const connection = await createConnection({ host: this.host, port, user: 'root', connectTimeout: 5_000 });
+    try {
+      await connection.query(`CREATE DATABASE IF NOT EXISTS \`${this.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    } finally {
+      await connection.end();
+    }
+  }
+}
+
+export async function startMariaDbServer(options: MariaDbServerOptions = {}): Promise<MariaDbServer> {
+  return new MariaDbServer(options).start();
+}
+
+let cachedTemplate: string | undefined;
+
+/**
+ * An initialised datadir to copy from, one per mariadbd version and set of init options, kept in
+ * the OS temp dir. Initialising takes a while and is the same every time; copying is quick.
+ * Parallel test workers may race to create it: each initialises under its own temp name and
+ * renames it into place, and a loser (the rename fails because the target exists) discards its
+ * copy and uses the winner's, so nobody ever copies a half-initialised template.
+ */
+export function templateDataDir(): string {
+  if (cachedTemplate !== undefined && existsSync(cachedTemplate)) return cachedTemplate;
+  const version = mariadbdVersion();
+  const initArgs = [
+    '--no-defaults',
+    '--auth-root-authentication-method=normal',
+    '--skip-test-db',
+    ...USER_ARGS,
+    ...SMALL_SERVER_ARGS,
+  ];
+  const key = createHash('sha256').update(JSON.stringify([version, initArgs])).digest('hex').slice(0, 12);
+  const target = join(tmpdir(), `iot-mariadb-template-${version.replace(/[^A-Za-z0-9.+-]/g, '_')}-${key}`);
+  if (!existsSync(target)) {
+    const work = mkdtempSync(`${target}.tmp-`);
+    try {
+      const dataDir = join(work, 'data');
+      try {
+        execFileSync('mariadb-install-db', [...initArgs, `--datadir=${dataDir}`], { cwd: work, stdio: 'pipe' });
+      } catch (error) {
+        const output = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
+        throw new Error(`mariadb-install-db failed: ${error instanceof Error ? error.message : String(error)}\n${output}`);
+      }
+      try {
+        renameSync(dataDir, target);
+      } catch (error) {
+        // Another worker won the race; its template is complete because it appeared by rename.
+        if (!existsSync(target)) throw error;
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+  cachedTemplate = target;
+  return target;
+}
+
+/** e.g. `10.11.19-MariaDB-0+deb12u1`; also tells a missing installation early and clearly. */
+function mariadbdVersion(): string {
+  let text: string;
+  try {
+    text = execFileSync('mariadbd', ['--version'], { encoding: 'utf8' });
+  } catch {
+    const hint = existsSync('/usr/bin/apt-get') ? 'install it with: sudo apt-get install mariadb-server' : 'install MariaDB 10.11 or newer';
+    throw new Error(`mariadbd was not found on PATH; ${hint}`);
+  }
+  const match = /Ver\s+(\S+)/.exec(text);
+  return match?.[1] ?? text.trim();
+}
+
+/**
+ * Ready means a client completes the handshake and gets an answer to a query: the TCP port opens
+ * before InnoDB recovery has finished, and a listening socket alone proves nothing.
+ */
+async function waitUntilReady(host: string, port: number, proc: ManagedProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    if (!proc.running) throw new Error(`mariadbd exited during start-up\n${proc.tail(40)}`);
+    try {
+      const connection = await createConnection({ host, port, user: 'root', connectTimeout: 1_000 });
+      try {
+        await connection.query('SELECT 1');
+        return;
+      } finally {
+        connection.destroy();
+      }
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`mariadbd on port ${port} not ready after ${timeoutMs} ms (last error: ${lastError})\n${proc.tail(40)}`);
+}
