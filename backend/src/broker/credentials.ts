@@ -27,14 +27,21 @@ const serviceUser = z.strictObject({ username, password_hash: passwordHash, role
 export const credentialUser = z.discriminatedUnion('role', [deviceUser, serviceUser], {
   error: 'role must be "device" or "service"',
 });
-export const credentialFile = z.strictObject({ users: z.array(credentialUser) }).superRefine((file, ctx) => {
+export const credentialFile = z.strictObject({ users: z.array(credentialUser) });
+
+/** Usernames must be unique; checked on the raw input so it is reported alongside every other problem. */
+function duplicateProblems(users: unknown[]): { index: number; message: string }[] {
   const seen = new Map<string, number>();
-  file.users.forEach((user, index) => {
-    const first = seen.get(user.username);
-    if (first === undefined) seen.set(user.username, index);
-    else ctx.addIssue({ code: 'custom', path: ['users', index, 'username'], message: `"${user.username}" is already used by users[${first}]` });
+  const problems: { index: number; message: string }[] = [];
+  users.forEach((user, index) => {
+    const name = (user as { username?: unknown } | null)?.username;
+    if (typeof name !== 'string') return;
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, index);
+    else problems.push({ index, message: `username: "${name}" is already used by users[${first}]` });
   });
-});
+  return problems;
+}
 
 export type CredentialUser = z.infer<typeof credentialUser>;
 export type CredentialFile = z.infer<typeof credentialFile>;
@@ -60,20 +67,27 @@ export class CredentialSet {
  */
 export function parseCredentials(json: unknown, source: string, service = 'mqtt-credentials'): CredentialFile {
   const result = credentialFile.safeParse(json);
-  if (result.success) return result.data;
   const users = typeof json === 'object' && json !== null && Array.isArray((json as { users?: unknown }).users) ? (json as { users: unknown[] }).users : [];
-  throw new ConfigError(
-    service,
-    result.error.issues.map((issue) => {
+  const who = (index: number) => {
+    const name = (users[index] as { username?: unknown } | null | undefined)?.username;
+    return `${source}: users[${index}]${typeof name === 'string' ? ` (username "${name}")` : ''}: `;
+  };
+  const problems = duplicateProblems(users).map((d) => ({ index: d.index, text: `${who(d.index)}${d.message}` }));
+  if (!result.success) {
+    for (const issue of result.error.issues) {
       const [top, index, ...rest] = issue.path;
       if (top === 'users' && typeof index === 'number') {
-        const name = (users[index] as { username?: unknown } | undefined)?.username;
-        const who = typeof name === 'string' ? ` (username "${name}")` : '';
         const field = rest.length > 0 ? `${rest.map(String).join('.')}: ` : '';
-        return `${source}: users[${index}]${who}: ${field}${issue.message}`;
+        problems.push({ index, text: `${who(index)}${field}${issue.message}` });
+      } else {
+        problems.push({ index: -1, text: `${source}: ${issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : ''}${issue.message}` });
       }
-      return `${source}: ${issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : ''}${issue.message}`;
-    }),
+    }
+  }
+  if (result.success && problems.length === 0) return result.data;
+  throw new ConfigError(
+    service,
+    problems.sort((a, b) => a.index - b.index).map((p) => p.text),
   );
 }
 
@@ -101,6 +115,6 @@ export function loadCredentials(path: string, service = 'mqtt-credentials'): Cre
 /** Writes the file readable by its owner only, via rename so a crash never leaves half a file. */
 export function saveCredentialFile(path: string, file: CredentialFile): void {
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(credentialFile.parse(file), null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(temp, `${JSON.stringify(parseCredentials(file, path), null, 2)}\n`, { mode: 0o600 });
   renameSync(temp, path);
 }

@@ -73,6 +73,7 @@ export function renderMosquittoConf(options: MosquittoConfOptions): string {
     `acl_file ${options.aclFile}`,
     // Payload limit: larger PUBLISHes are dropped, the QoS flow still completes (5.0 clients get a
     // reason code); the packet limit disconnects, like the aedes service's PacketSizeGuard.
+    // Mosquitto 2.0 notes that max_packet_size is preferred; only message_size_limit limits the payload exactly.
     `message_size_limit ${options.maxPayloadBytes}`,
     `max_packet_size ${options.maxPacketBytes}`,
     // Delivery is guaranteed end to end (DESIGN.md §2), not by broker persistence.
@@ -102,14 +103,15 @@ export interface MosquittoFiles {
 /**
  * Writes mosquitto.conf, acl and passwd into `dir`. The password file is first written in plain
  * `user:password` form, then hashed in place with `mosquitto_passwd -U` — passwords never appear
- * on a command line. Throws if a user has no password, or one that does not match its hash.
+ * on a command line. Throws if a user has no password, or one that does not match its hash, or
+ * one containing ":" (mosquitto_passwd 2.0.11 -U hashes such a password wrongly: the login fails).
  */
 export async function writeMosquittoFiles(dir: string, options: MosquittoFilesOptions): Promise<MosquittoFiles> {
   const problems: string[] = [];
   for (const user of options.users) {
     const password = options.passwords.get(user.username);
     if (password === undefined) problems.push(`no plain password given for "${user.username}"`);
-    else if (/[\r\n]/.test(password)) problems.push(`the password of "${user.username}" contains a line break, which a Mosquitto password file cannot hold`);
+    else if (/[\r\n:]/.test(password)) problems.push(`the password of "${user.username}" contains a line break or ":", which \`mosquitto_passwd -U\` cannot hash correctly`);
     else if (!(await verifyPassword(password, user.password_hash))) problems.push(`the plain password given for "${user.username}" does not match its hash`);
   }
   if (problems.length > 0) throw new Error(`cannot render the Mosquitto password file:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -1,6 +1,9 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { DatabaseKind } from './entities.ts';
 
+/** Rows per multi-row INSERT on MariaDB: one statement per batch up to this size. */
+export const INSERT_CHUNK_ROWS = 1000;
+
 /** A row as the driver returns it. */
 export type Row = Record<string, unknown>;
 
@@ -17,27 +20,38 @@ export interface Sql {
  * unavailable, try again later" (the receiver then does not acknowledge), not as bad data.
  */
 export function isConnectionError(error: unknown): boolean {
-  const candidates = [error, (error as { driverError?: unknown } | null)?.driverError];
-  return candidates.some((e) => {
-    if (e === null || typeof e !== 'object') return false;
-    const { code, fatal, message } = e as { code?: unknown; fatal?: unknown; message?: unknown };
-    if (fatal === true) return true;
-    if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
-    return typeof message === 'string' && /closed state|Pool is closed|Connection lost/i.test(message);
+  return causes(error).some((e) => {
+    const { code, fatal } = e as { code?: unknown; fatal?: unknown };
+    return fatal === true || (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) || isStale(e);
   });
 }
 
-const CONNECTION_ERROR_CODES = new Set([
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ER_SERVER_SHUTDOWN',
-  'ER_CONNECTION_KILLED',
-]);
+/**
+ * A pooled connection the server closed while idle (it restarted): the statement never reached
+ * a server, so running it again on a fresh connection is safe. Timeouts and refused connections
+ * are not stale connections: retrying them only doubles the wait.
+ */
+function isStaleConnectionError(error: unknown): boolean {
+  return causes(error).some(isStale);
+}
+
+function isStale(e: object): boolean {
+  const { code, message } = e as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && STALE_CODES.has(code)) return true;
+  return typeof message === 'string' && /closed state|Connection lost/i.test(message);
+}
+
+function causes(error: unknown): object[] {
+  const driverError = (error as { driverError?: unknown } | null)?.driverError;
+  return [error, driverError].filter((e): e is object => e !== null && typeof e === 'object');
+}
+
+function isDeadlock(error: unknown): boolean {
+  return causes(error).some((e) => (e as { code?: unknown }).code === 'ER_LOCK_DEADLOCK');
+}
+
+const STALE_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED']);
+const CONNECTION_ERROR_CODES = new Set([...STALE_CODES, 'PROTOCOL_SEQUENCE_TIMEOUT', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH']);
 
 /**
  * How the stores reach the database: one connection per unit of work, the dialect's few
@@ -58,10 +72,10 @@ export class SqlAccess {
   }
 
   /**
-   * Runs `work` in one transaction and commits; rolls back and rethrows on any error. A
-   * connection error before the transaction started (a pooled connection the server dropped
-   * while it restarted) is retried once on a fresh connection: nothing was sent yet, so the retry
-   * cannot apply anything twice.
+   * Runs `work` in one transaction and commits; rolls back and rethrows on any error. A stale
+   * connection before the transaction started (a pooled connection the server dropped while it
+   * restarted) is retried once on a fresh one: nothing of `work` was sent, so nothing can apply twice.
+   * A deadlock (MariaDB rolled the transaction back) is retried up to twice.
    */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
@@ -76,7 +90,9 @@ export class SqlAccess {
           return result;
         } catch (error) {
           if (started) await runner.rollbackTransaction().catch(() => {});
-          if (!started && attempt === 1 && isConnectionError(error)) continue;
+          if (!started && attempt === 1 && isStaleConnectionError(error)) continue;
+          // InnoDB rolled the whole transaction back: running it again is a clean retry.
+          if (isDeadlock(error) && attempt < 3) continue;
           throw error;
         } finally {
           await runner.release();
@@ -85,7 +101,7 @@ export class SqlAccess {
     });
   }
 
-  /** Runs read-only `work` on one connection; retried once after a connection error (reads repeat safely). */
+  /** Runs read-only `work` on one connection; retried once on a stale pooled connection (reads repeat safely). */
   read<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
       for (let attempt = 1; ; attempt++) {
@@ -93,7 +109,7 @@ export class SqlAccess {
         try {
           return await work(sqlOn(runner));
         } catch (error) {
-          if (attempt === 1 && isConnectionError(error)) continue;
+          if (attempt === 1 && isStaleConnectionError(error)) continue;
           throw error;
         } finally {
           await runner.release();
@@ -103,16 +119,41 @@ export class SqlAccess {
   }
 
   /**
-   * `INSERT … VALUES (…), (…)` where a row whose unique key exists already is skipped, and only
-   * that: MariaDB's `ON DUPLICATE KEY UPDATE k = k` (never INSERT IGNORE, which also turns
-   * truncation and NULL-into-NOT-NULL into warnings), SQLite's `ON CONFLICT (…) DO NOTHING`.
-   * With the connection flag FOUND_ROWS off, MariaDB counts such an untouched row as 0 affected.
+   * Inserts `rows`, skipping a row whose unique key exists already, and only that: MariaDB's
+   * `ON DUPLICATE KEY UPDATE k = k` (never INSERT IGNORE, which also turns truncation and
+   * NULL-into-NOT-NULL into warnings), SQLite's `ON CONFLICT (…) DO NOTHING`.
+   * @returns how many rows were inserted.
+   *
+   * MariaDB gets one multi-row statement per {@link INSERT_CHUNK_ROWS} rows (one round trip);
+   * with the connection flag FOUND_ROWS off it counts an untouched duplicate as 0 affected rows.
+   * SQLite runs in-process, so one prepared single-row statement executed per row costs no round
+   * trips, and its constant text keeps the statement cache small (see sqlite-driver.ts).
    */
-  insertSkippingDuplicates(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], uniqueKey: readonly string[]): { sql: string; params: unknown[] } {
+  async insertSkippingDuplicates(sql: Sql, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], uniqueKey: readonly string[]): Promise<number> {
     const placeholders = `(${columns.map(() => '?').join(', ')})`;
-    const values = rows.map(() => placeholders).join(', ');
-    const noop = this.kind === 'mariadb' ? `ON DUPLICATE KEY UPDATE ${uniqueKey[0]} = ${uniqueKey[0]}` : `ON CONFLICT (${uniqueKey.join(', ')}) DO NOTHING`;
-    return { sql: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values} ${noop}`, params: rows.flat() };
+    const head = `INSERT INTO ${table} (${columns.join(', ')}) VALUES`;
+    let inserted = 0;
+    if (this.kind === 'sqlite') {
+      const statement = `${head} ${placeholders} ON CONFLICT (${uniqueKey.join(', ')}) DO NOTHING`;
+      for (const row of rows) inserted += (await sql.execute(statement, row)).affected;
+      return inserted;
+    }
+    for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
+      const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
+      const statement = `${head} ${chunk.map(() => placeholders).join(', ')} ON DUPLICATE KEY UPDATE ${uniqueKey[0]} = ${uniqueKey[0]}`;
+      inserted += (await sql.execute(statement, chunk.flat())).affected;
+    }
+    return inserted;
+  }
+
+  /**
+   * `column IN (…)` for a list of values: placeholders on MariaDB (at most
+   * {@link INSERT_CHUNK_ROWS} values per call), one JSON parameter on SQLite so the statement
+   * text does not depend on the list's length.
+   */
+  inList(column: string, values: readonly (string | number)[]): { clause: string; params: unknown[] } {
+    if (this.kind === 'sqlite') return { clause: `${column} IN (SELECT value FROM json_each(?))`, params: [JSON.stringify(values)] };
+    return { clause: `${column} IN (${values.map(() => '?').join(', ')})`, params: [...values] };
   }
 
   /**

@@ -1,9 +1,11 @@
-import { env, parseEnv, z } from '@iot/common/config';
+import { ConfigError, env, parseEnv, topicEnv, z } from '@iot/common/config';
 import { checkMqttEnv, mqttEnv } from '@iot/common/mqtt-env';
 import { MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
+import { parseDatabaseUrl } from '../db/database-config.ts';
 
 export const receiverEnv = {
   ...mqttEnv,
+  ...topicEnv,
   /** Stable client id: the broker keeps this receiver's session (and queued messages) under it. */
   MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1–64 of A–Z a–z 0–9 _ -' }).prefault('receiver'),
   /** 4 = MQTT 3.1.1 (works with every broker, aedes included); 5 = MQTT 5. */
@@ -11,7 +13,18 @@ export const receiverEnv = {
   /** Receivers with the same group share the load through a shared subscription ($share/<group>/...). */
   RECEIVER_SHARED_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1–64 of A–Z a–z 0–9 _ -' }).optional(),
   /** Where the database is: mariadb://user:pass@host:port/db, or sqlite:/path/file.sqlite; unset = SQLite in ./data. */
-  DATABASE_URL: z.string().optional(),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((url, ctx) => {
+      try {
+        return parseDatabaseUrl(url);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        for (const problem of error.problems) ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+    }),
   /** HTTP port of GET /health (0 = off). */
   RECEIVER_HEALTH_PORT: env.integer(0, 65535).prefault('0'),
   RECEIVER_MAX_PAYLOAD_BYTES: env.integer(1024, 16 * 1024 * 1024).prefault(String(MAX_PAYLOAD_BYTES)),

@@ -13,10 +13,10 @@ export interface IngestStore {
     readings: readonly IncomingReading[],
     shutdowns: readonly IncomingShutdown[],
     meta: DeviceMeta,
-  ): Promise<{ stored: number; duplicates: number; conflicts: readonly IncomingReading[] }>;
+  ): Promise<{ stored: number; duplicates: number; conflicts: readonly StoredConflict[] }>;
   recordRejection(rejection: { topic: string; deviceId: string | undefined; reason: RejectionReason; detail: string; payload: Buffer }): Promise<void>;
   recordStatus(deviceId: string, status: DeviceStatus, receivedAt: number): Promise<void>;
-  recordReported(deviceId: string, version: number, config: Record<string, string>, errors: unknown[] | undefined): Promise<void>;
+  recordReported(deviceId: string, version: number, config: Record<string, string>, errors: readonly { key: string; code: string; message: string }[] | undefined): Promise<void>;
   /** The latest desired configuration, if any. */
   desired(deviceId: string): Promise<{ version: number; config: Record<string, string> } | undefined>;
   /** Records an answer; returns false if no command matched. */
@@ -31,4 +31,11 @@ export interface DeviceMeta {
   deviceType?: string | undefined;
   appId?: string | undefined;
   appName?: string | undefined;
+}
+
+/** A reading key stored before with other data: the stored copy is kept and this is reported. */
+export interface StoredConflict {
+  key: string;
+  stored: { measuredAt: number; values: Record<string, number> };
+  received: { measuredAt: number; values: Record<string, number> };
 }

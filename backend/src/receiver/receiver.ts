@@ -17,7 +17,7 @@ import type { IPublishPacket, MqttClient } from 'mqtt';
 import { type IncomingReading, type IncomingShutdown, mapBatch, mapOriginalReading } from './batch-mapping.ts';
 import { parseJson, type Rejection, validate } from './classify.ts';
 import { DatabaseGate } from './database-gate.ts';
-import type { IngestStore } from './ingest-store.ts';
+import type { IngestStore, StoredConflict } from './ingest-store.ts';
 
 /** Channels the receiver consumes; devices' inbound channels are not its business. */
 export const RECEIVER_CHANNELS: readonly Channel[] = ['readings', 'values', 'status', 'response', 'configReported'];
@@ -263,11 +263,11 @@ export class Receiver implements Service {
     return json.ok ? check(json.value) : json;
   }
 
-  private async recordConflicts(topic: string, deviceId: string, conflicts: readonly { readingKey: string }[]): Promise<void> {
+  private async recordConflicts(topic: string, deviceId: string, conflicts: readonly StoredConflict[]): Promise<void> {
     for (const conflict of conflicts) {
       await this.reject(topic, deviceId, Buffer.from(JSON.stringify(conflict)), {
         reason: 'identity_conflict',
-        detail: `reading ${conflict.readingKey} was stored before with different values; the stored copy was kept`,
+        detail: `reading ${conflict.key} was stored before with other data (stored ${JSON.stringify(conflict.stored)}, received ${JSON.stringify(conflict.received)}); the stored copy was kept`,
       });
     }
   }

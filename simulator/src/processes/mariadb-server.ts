@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConnection } from 'mysql2/promise';
 import { findFreePort } from './free-port.ts';
 import { ManagedProcess } from './managed-process.ts';
 import { makeTempDir } from './temp-dir.ts';
@@ -36,6 +35,12 @@ const SMALL_SERVER_ARGS = [
 
 /** The OS user mariadbd must be told to run as: as root it refuses to start without `--user`. */
 const USER_ARGS = process.getuid?.() === 0 ? ['--user=root'] : [];
+
+/** mysql2 is loaded only when a MariaDbServer is used, not by everyone importing the process helpers. */
+async function connect(options: { host: string; port: number; connectTimeout: number }) {
+  const { createConnection } = await import('mysql2/promise');
+  return createConnection({ ...options, user: 'root' });
+}
 
 /**
  * A real mariadbd on loopback with its own datadir, socket and port. The datadir is copied from a
@@ -103,7 +108,7 @@ export class MariaDbServer {
       const proc = this.spawn(port);
       try {
         await waitUntilReady(this.host, port, proc, this.options.readyTimeoutMs ?? 30_000);
-        await this.createDatabase(port);
+        await this.createDatabaseOn(port, this.database);
         this.portNumber = port;
         this.process = proc;
         return this;
@@ -166,10 +171,20 @@ export class MariaDbServer {
     return new ManagedProcess({ name: `mariadbd:${port}`, command: 'mariadbd', args, cwd: this.dir, logFile: join(this.dir, 'mariadbd.log') });
   }
 
-  private async createDatabase(port: number): Promise<void> {
-    const connection = await createConnection({ host: this.host, port, user: 'root', connectTimeout: 5_000 });
+  /**
+   * Creates another database on the running server (utf8mb4, like the default one) if it does not
+   * exist, e.g. one per test for isolation. @returns its URL.
+   */
+  async createDatabase(name: string): Promise<string> {
+    await this.createDatabaseOn(this.port, name);
+    return `mariadb://root@${this.host}:${this.port}/${name}`;
+  }
+
+  private async createDatabaseOn(port: number, name: string): Promise<void> {
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new Error(`invalid database name ${JSON.stringify(name)}`);
+    const connection = await connect({ host: this.host, port, connectTimeout: 5_000 });
     try {
-      await connection.query(`CREATE DATABASE IF NOT EXISTS \`${this.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+      await connection.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     } finally {
       await connection.end();
     }
@@ -248,7 +263,7 @@ async function waitUntilReady(host: string, port: number, proc: ManagedProcess, 
   while (Date.now() < deadline) {
     if (!proc.running) throw new Error(`mariadbd exited during start-up\n${proc.tail(40)}`);
     try {
-      const connection = await createConnection({ host, port, user: 'root', connectTimeout: 1_000 });
+      const connection = await connect({ host, port, connectTimeout: 1_000 });
       try {
         await connection.query('SELECT 1');
         return;

@@ -109,7 +109,8 @@ export class MosquittoServer implements Broker {
       `listener ${port} ${this.host}`,
       // Started as root, Mosquitto switches to the `mosquitto` user, which cannot read our temp dir.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
-      'log_dest stdout',
+      // stderr: Mosquitto block-buffers stdout into a pipe, which would hide the ready line.
+      'log_dest stderr',
       'log_type error',
       'log_type warning',
       'log_type notice',

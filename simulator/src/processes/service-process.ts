@@ -9,7 +9,9 @@ const ENTRYPOINTS = {
   sensor: '../../../device/src/sensor/main.ts',
   startstopbutton: '../../../device/src/button/main.ts',
   'device-all-in-one': '../../../device/src/all-in-one/main.ts',
+  mqtthandler: '../../../device/src/uplink/main.ts',
   mqttserver: '../../../backend/src/broker/main.ts',
+  receiver: '../../../backend/src/receiver/main.ts',
 } as const;
 export type ServiceName = keyof typeof ENTRYPOINTS;
 

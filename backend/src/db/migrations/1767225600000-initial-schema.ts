@@ -22,6 +22,8 @@ export class InitialSchema1767225600000 implements MigrationInterface {
     };
     // A command's response (send_measurements) can exceed TEXT's 64 KiB on MariaDB.
     const longText = sqlite ? 'text' : 'mediumtext';
+    // TypeORM reads SQLite's INT columns back as "integer"; naming them so keeps entities and tables equal.
+    const int = sqlite ? 'integer' : 'int';
     const engine = sqlite ? undefined : 'InnoDB';
     const ms = (name: string, isNullable = false): TableColumnOptions => ({ name, type: 'bigint', isNullable });
     const str = (name: string, length: number, isNullable = false): TableColumnOptions => ({ name, type: 'varchar', length: String(length), isNullable });
@@ -55,7 +57,7 @@ export class InitialSchema1767225600000 implements MigrationInterface {
           str('device_id', 64),
           str('reading_key', 80),
           str('boot_id', 16, true),
-          { name: 'seq', type: 'int', isNullable: true },
+          { name: 'seq', type: int, isNullable: true },
           str('stream_id', 41),
           ms('measured_at'),
           ms('received_at'),
@@ -75,7 +77,7 @@ export class InitialSchema1767225600000 implements MigrationInterface {
           { name: 'device_id', type: 'varchar', length: '64', isPrimary: true },
           { name: 'boot_id', type: 'varchar', length: '16', isPrimary: true },
           ms('first_seen_at'),
-          { name: 'shutdown_seq', type: 'int', isNullable: true },
+          { name: 'shutdown_seq', type: int, isNullable: true },
           ms('shutdown_at', true),
         ],
       }),
@@ -108,7 +110,7 @@ export class InitialSchema1767225600000 implements MigrationInterface {
         engine,
         columns: [
           { name: 'device_id', type: 'varchar', length: '64', isPrimary: true },
-          { name: 'version', type: 'int' },
+          { name: 'version', type: int },
           { name: 'config_json', type: 'text' },
           ms('updated_at'),
         ],
@@ -121,7 +123,7 @@ export class InitialSchema1767225600000 implements MigrationInterface {
         engine,
         columns: [
           { name: 'device_id', type: 'varchar', length: '64', isPrimary: true },
-          { name: 'version', type: 'int' },
+          { name: 'version', type: int },
           { name: 'config_json', type: 'text' },
           { name: 'errors_json', type: 'text', isNullable: true },
           ms('reported_at'),
@@ -141,7 +143,7 @@ export class InitialSchema1767225600000 implements MigrationInterface {
           str('reason', 40),
           str('detail', 1000),
           { name: 'payload_excerpt', type: 'text' },
-          { name: 'payload_bytes', type: 'int' },
+          { name: 'payload_bytes', type: int },
         ],
       }),
     );

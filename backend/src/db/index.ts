@@ -1,0 +1,33 @@
+export { type CommandRecord, type CommandState, CommandStore, type NewCommand } from './command-store.ts';
+export { type ConfigKeyError, ConfigStore, type DesiredConfigRecord, type ReportedConfigRecord } from './config-store.ts';
+export { type Database, type OpenDatabaseOptions, openDatabase } from './data-source.ts';
+export {
+  type DatabaseConfig,
+  type DatabaseTimeouts,
+  DEFAULT_SQLITE_PATH,
+  DEFAULT_TIMEOUTS,
+  databaseConfigFromEnv,
+  describeDatabase,
+  type MariaDbConfig,
+  parseDatabaseUrl,
+  type SqliteConfig,
+} from './database-config.ts';
+export { type DeviceRecord, DeviceStore } from './device-store.ts';
+export * from './entities.ts';
+export { MIGRATIONS } from './migrations/index.ts';
+export { SESSION_SQL_MODE } from './mysql-driver.ts';
+export {
+  type BootGaps,
+  type DeviceProtocol,
+  type NewReading,
+  type ReadingConflict,
+  ReadingStore,
+  type ReadingsMeta,
+  readingKeyOf,
+  type ShutdownMarker,
+  type ShutdownOutcome,
+  type StoredReading,
+  type StoreResult,
+} from './reading-store.ts';
+export { type NewRejection, PAYLOAD_EXCERPT_BYTES, type RejectionRecord, RejectionStore } from './rejection-store.ts';
+export { INSERT_CHUNK_ROWS, isConnectionError, type Row, type Sql, SqlAccess } from './sql-access.ts';

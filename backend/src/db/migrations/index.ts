@@ -1,0 +1,4 @@
+import { InitialSchema1767225600000 } from './1767225600000-initial-schema.ts';
+
+/** Every migration, oldest first. A new one is appended here and never edits an older one. */
+export const MIGRATIONS = [InitialSchema1767225600000];

@@ -1,0 +1,280 @@
+import type { Clock } from '@iot/common/clock';
+import { INSERT_CHUNK_ROWS, num, numOrNull, type Sql, type SqlAccess } from './sql-access.ts';
+
+export type DeviceProtocol = 'v1' | 'original';
+
+/**
+ * A reading to store. Its identity (DESIGN.md §2) is (device, boot id, sequence) when it carries
+ * one — every v1 reading, and original readings with `_boot_id`/`_seq` — and otherwise the
+ * device's stream id, which is all an original reading has.
+ */
+export interface NewReading {
+  bootId: string | null;
+  seq: number | null;
+  /** Where the entry sat in the device's stream (`<ms>-<n>`). */
+  streamId: string;
+  /** Device clock, ms since the epoch. */
+  measuredAt: number;
+  /** Field name → value, e.g. `{ temperature_celsius: 21.5 }`. */
+  values: Readonly<Record<string, number>>;
+}
+
+/** What the sender told about itself; only given fields change the device row. */
+export interface ReadingsMeta {
+  protocol: DeviceProtocol;
+  deviceType?: string;
+  appId?: string;
+  appName?: string;
+  /** Backend time of receipt (received_at, last_seen_at); the clock's now when omitted. */
+  receivedAt?: number;
+  /** Clean-shutdown markers that came in the same batch, recorded in the same transaction. */
+  shutdowns?: readonly ShutdownMarker[];
+}
+
+export interface ShutdownMarker {
+  bootId: string;
+  /** The boot's last sequence number. */
+  seq: number;
+  /** Device clock, ms. */
+  at: number;
+}
+
+/** A duplicate whose stored reading differs from the one received: same identity, other data. */
+export interface ReadingConflict {
+  key: string;
+  stored: { measuredAt: number; values: Record<string, number> };
+  received: { measuredAt: number; values: Record<string, number> };
+}
+
+export interface StoreResult {
+  /** Readings inserted by this call. */
+  stored: number;
+  /** Readings whose identity was stored already (conflicts included). */
+  duplicates: number;
+  /** The duplicates that differ from what is stored; never silently dropped. */
+  conflicts: ReadingConflict[];
+}
+
+export interface StoredReading extends NewReading {
+  id: number;
+  deviceId: string;
+  key: string;
+  receivedAt: number;
+}
+
+/** Sequence numbers missing in one boot. */
+export interface BootGaps {
+  bootId: string;
+  firstSeenAt: number;
+  readings: number;
+  /** Highest sequence stored, null when none. */
+  maxSeq: number | null;
+  /** From the clean-shutdown marker; null when the boot has none (crash, power cut, or still running). */
+  shutdownSeq: number | null;
+  /** Missing sequence numbers as inclusive ranges, ascending, from 1 to max(maxSeq, shutdownSeq). */
+  missing: Array<{ from: number; to: number }>;
+}
+
+export type ShutdownOutcome = 'recorded' | 'duplicate' | 'conflict';
+
+const READING_COLUMNS = ['device_id', 'reading_key', 'boot_id', 'seq', 'stream_id', 'measured_at', 'received_at', 'values_json'] as const;
+
+/** The unique key of a reading within its device. */
+export function readingKeyOf(reading: Pick<NewReading, 'bootId' | 'seq' | 'streamId'>): string {
+  return reading.bootId !== null && reading.seq !== null ? `${reading.bootId}:${reading.seq}` : `s:${reading.streamId}`;
+}
+
+/**
+ * Readings, boots and device presence. Writing a batch is one transaction that stores each
+ * reading at most once: the database's unique key (device, reading key) absorbs duplicates,
+ * which are expected (DESIGN.md §2: the uplink re-publishes until acknowledged).
+ */
+export class ReadingStore {
+  private readonly db: SqlAccess;
+  private readonly clock: Clock;
+
+  constructor(db: SqlAccess, clock: Clock) {
+    this.db = db;
+    this.clock = clock;
+  }
+
+  /**
+   * Stores a batch in one transaction: upserts the device row, inserts the readings skipping
+   * duplicates (on MariaDB one multi-row statement per {@link INSERT_CHUNK_ROWS} rows; see
+   * SqlAccess.insertSkippingDuplicates), adds a boot row for each boot seen first, records
+   * shutdown markers given in `meta`. When there were duplicates, one SELECT (per
+   * {@link INSERT_CHUNK_ROWS} keys) compares them with what is stored to find conflicts.
+   * Resolves only after COMMIT: then the batch may be acknowledged.
+   */
+  async storeReadings(deviceId: string, readings: readonly NewReading[], meta: ReadingsMeta = { protocol: 'v1' }): Promise<StoreResult> {
+    const receivedAt = meta.receivedAt ?? this.clock.now();
+    const rows = readings.map((r) => [deviceId, readingKeyOf(r), r.bootId, r.seq, r.streamId, r.measuredAt, receivedAt, JSON.stringify(r.values)]);
+    return this.db.transaction(async (sql) => {
+      await this.upsertDevice(sql, deviceId, meta, receivedAt);
+      const stored = await this.db.insertSkippingDuplicates(sql, 'readings', READING_COLUMNS, rows, ['device_id', 'reading_key']);
+      const bootIds = [...new Set(readings.flatMap((r) => (r.bootId === null ? [] : [r.bootId])))];
+      await this.insertBoots(sql, deviceId, bootIds, receivedAt);
+      for (const marker of meta.shutdowns ?? []) await this.shutdownIn(sql, deviceId, marker, receivedAt);
+      const duplicates = readings.length - stored;
+      const conflicts = duplicates > 0 ? await this.findConflicts(sql, deviceId, readings) : [];
+      return { stored, duplicates, conflicts };
+    });
+  }
+
+  /**
+   * Records a clean shutdown of `bootId` after sequence `seq`. A repeated marker is a
+   * `'duplicate'`; one that names another last sequence than the stored one is a `'conflict'`
+   * and leaves the stored one in place.
+   */
+  recordShutdown(deviceId: string, bootId: string, seq: number, at: number): Promise<ShutdownOutcome> {
+    return this.db.transaction((sql) => this.shutdownIn(sql, deviceId, { bootId, seq, at }, this.clock.now()));
+  }
+
+  /** Readings stored, of one device or of all. */
+  countReadings(deviceId?: string): Promise<number> {
+    return this.db.read(async (sql) => {
+      const rows = deviceId === undefined
+        ? await sql.rows('SELECT COUNT(*) AS n FROM readings')
+        : await sql.rows('SELECT COUNT(*) AS n FROM readings WHERE device_id = ?', [deviceId]);
+      return num(rows[0]?.n ?? 0);
+    });
+  }
+
+  /** The reading keys of a device in storage order (for the checker and tests). */
+  readingKeys(deviceId: string): Promise<string[]> {
+    return this.db.read(async (sql) => {
+      const rows = await sql.rows('SELECT reading_key FROM readings WHERE device_id = ? ORDER BY id', [deviceId]);
+      return rows.map((r) => String(r.reading_key));
+    });
+  }
+
+  /** A page of a device's readings in storage order, after row id `afterId`. */
+  listReadings(deviceId: string, options: { afterId?: number; limit?: number } = {}): Promise<StoredReading[]> {
+    const limit = Math.max(1, Math.min(options.limit ?? 1000, 10_000));
+    return this.db.read(async (sql) => {
+      const rows = await sql.rows(
+        `SELECT id, device_id, reading_key, boot_id, seq, stream_id, measured_at, received_at, values_json
+         FROM readings WHERE device_id = ? AND id > ? ORDER BY id LIMIT ?`,
+        [deviceId, options.afterId ?? 0, limit],
+      );
+      return rows.map((r) => ({
+        id: num(r.id),
+        deviceId: String(r.device_id),
+        key: String(r.reading_key),
+        bootId: r.boot_id === null ? null : String(r.boot_id),
+        seq: numOrNull(r.seq),
+        streamId: String(r.stream_id),
+        measuredAt: num(r.measured_at),
+        receivedAt: num(r.received_at),
+        values: JSON.parse(String(r.values_json)) as Record<string, number>,
+      }));
+    });
+  }
+
+  /**
+   * Per boot of the device (in order of first sight): the sequence numbers missing between 1 and
+   * the highest known end of the boot (its highest stored sequence or its shutdown marker). Gaps
+   * inside a boot come from one window-function query (LAG over the (device, boot, seq) index).
+   */
+  gaps(deviceId: string): Promise<BootGaps[]> {
+    return this.db.read(async (sql) => {
+      const boots = await sql.rows(
+        `SELECT b.boot_id, b.first_seen_at, b.shutdown_seq, COUNT(r.seq) AS readings, MAX(r.seq) AS max_seq
+         FROM boots b LEFT JOIN readings r ON r.device_id = b.device_id AND r.boot_id = b.boot_id
+         WHERE b.device_id = ?
+         GROUP BY b.boot_id, b.first_seen_at, b.shutdown_seq
+         ORDER BY b.first_seen_at, b.boot_id`,
+        [deviceId],
+      );
+      const inner = await sql.rows(
+        `SELECT boot_id, prev_seq + 1 AS gap_from, seq - 1 AS gap_to FROM (
+           SELECT boot_id, seq, COALESCE(LAG(seq) OVER (PARTITION BY boot_id ORDER BY seq), 0) AS prev_seq
+           FROM readings WHERE device_id = ? AND boot_id IS NOT NULL AND seq IS NOT NULL
+         ) steps WHERE seq > prev_seq + 1 ORDER BY boot_id, seq`,
+        [deviceId],
+      );
+      const innerByBoot = new Map<string, Array<{ from: number; to: number }>>();
+      for (const row of inner) {
+        const list = innerByBoot.get(String(row.boot_id)) ?? [];
+        list.push({ from: num(row.gap_from), to: num(row.gap_to) });
+        innerByBoot.set(String(row.boot_id), list);
+      }
+      return boots.map((b) => {
+        const bootId = String(b.boot_id);
+        const maxSeq = numOrNull(b.max_seq);
+        const shutdownSeq = numOrNull(b.shutdown_seq);
+        const missing = [...(innerByBoot.get(bootId) ?? [])];
+        const end = Math.max(maxSeq ?? 0, shutdownSeq ?? 0);
+        if (end > (maxSeq ?? 0)) missing.push({ from: (maxSeq ?? 0) + 1, to: end });
+        return { bootId, firstSeenAt: num(b.first_seen_at), readings: num(b.readings), maxSeq, shutdownSeq, missing };
+      });
+    });
+  }
+
+  private async upsertDevice(sql: Sql, deviceId: string, meta: ReadingsMeta, at: number): Promise<void> {
+    const keep = (column: string) => `${column} = COALESCE(${this.db.inserted(column)}, ${column})`;
+    const upsert = this.db.upsert(
+      'devices',
+      ['id', 'protocol', 'device_type', 'app_id', 'app_name', 'first_seen_at', 'last_seen_at'],
+      [deviceId, meta.protocol, meta.deviceType ?? null, meta.appId ?? null, meta.appName ?? null, at, at],
+      ['id'],
+      [
+        `protocol = ${this.db.inserted('protocol')}`,
+        keep('device_type'),
+        keep('app_id'),
+        keep('app_name'),
+        `last_seen_at = ${this.db.greatest('last_seen_at', this.db.inserted('last_seen_at'))}`,
+      ],
+    );
+    await sql.execute(upsert.sql, upsert.params);
+  }
+
+  private async insertBoots(sql: Sql, deviceId: string, bootIds: readonly string[], at: number): Promise<void> {
+    if (bootIds.length === 0) return;
+    await this.db.insertSkippingDuplicates(sql, 'boots', ['device_id', 'boot_id', 'first_seen_at'], bootIds.map((b) => [deviceId, b, at]), ['device_id', 'boot_id']);
+  }
+
+  private async shutdownIn(sql: Sql, deviceId: string, marker: ShutdownMarker, receivedAt: number): Promise<ShutdownOutcome> {
+    await this.insertBoots(sql, deviceId, [marker.bootId], receivedAt);
+    const { affected } = await sql.execute('UPDATE boots SET shutdown_seq = ?, shutdown_at = ? WHERE device_id = ? AND boot_id = ? AND shutdown_seq IS NULL', [
+      marker.seq,
+      marker.at,
+      deviceId,
+      marker.bootId,
+    ]);
+    if (affected > 0) return 'recorded';
+    const rows = await sql.rows('SELECT shutdown_seq FROM boots WHERE device_id = ? AND boot_id = ?', [deviceId, marker.bootId]);
+    return num(rows[0]?.shutdown_seq) === marker.seq ? 'duplicate' : 'conflict';
+  }
+
+  private async findConflicts(sql: Sql, deviceId: string, readings: readonly NewReading[]): Promise<ReadingConflict[]> {
+    const keys = [...new Set(readings.map(readingKeyOf))];
+    const stored = new Map<string, { measuredAt: number; values: Record<string, number> }>();
+    for (let start = 0; start < keys.length; start += INSERT_CHUNK_ROWS) {
+      const chunk = keys.slice(start, start + INSERT_CHUNK_ROWS);
+      const keyIn = this.db.inList('reading_key', chunk);
+      const rows = await sql.rows(`SELECT reading_key, measured_at, values_json FROM readings WHERE device_id = ? AND ${keyIn.clause}`, [deviceId, ...keyIn.params]);
+      for (const row of rows) {
+        stored.set(String(row.reading_key), { measuredAt: num(row.measured_at), values: JSON.parse(String(row.values_json)) as Record<string, number> });
+      }
+    }
+    // Rows inserted by this call equal what was sent, so every difference is a real conflict
+    // (with an earlier batch, or between two entries of this one).
+    const conflicts: ReadingConflict[] = [];
+    for (const reading of readings) {
+      const key = readingKeyOf(reading);
+      const existing = stored.get(key);
+      if (existing === undefined) continue;
+      if (existing.measuredAt !== reading.measuredAt || !sameValues(existing.values, reading.values)) {
+        conflicts.push({ key, stored: existing, received: { measuredAt: reading.measuredAt, values: { ...reading.values } } });
+      }
+    }
+    return conflicts;
+  }
+}
+
+function sameValues(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const keysA = Object.keys(a);
+  if (keysA.length !== Object.keys(b).length) return false;
+  return keysA.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}

@@ -1,0 +1,55 @@
+import { hostname } from 'node:os';
+import { systemClock } from '@iot/common/clock';
+import { topicSchemeFrom } from '@iot/common/config';
+import { mqttConnection } from '@iot/common/mqtt-env';
+import { runService } from '@iot/common/service';
+import mqtt from 'mqtt';
+import { describeDatabase, openDatabase } from '../db/index.ts';
+import { parseReceiverConfig } from './config.ts';
+import { databaseIngestStore } from './database-ingest-store.ts';
+import { startHealthServer } from './health-server.ts';
+import { Receiver } from './receiver.ts';
+
+await runService({
+  name: 'receiver',
+  build: async (env, logger) => {
+    const config = parseReceiverConfig(env);
+    const topics = topicSchemeFrom(config, 'receiver');
+    const databaseConfig = config.DATABASE_URL;
+    // The database must be reachable at start: migrations run here, and a receiver that cannot
+    // store anything should fail visibly rather than connect to the broker and drop batches.
+    const db = await openDatabase(databaseConfig, { logger: logger.child({ component: 'db' }) });
+    logger.info({ event: 'database_open', database: describeDatabase(databaseConfig) }, 'database ready');
+    const receiver = new Receiver({
+      connect: () =>
+        mqtt.connect({
+          ...mqttConnection(config),
+          clientId: config.MQTT_CLIENT_ID,
+          protocolVersion: Number(config.MQTT_PROTOCOL_VERSION) as 4 | 5,
+          // A persistent session: the broker queues QoS 1 messages while this receiver is away.
+          clean: false,
+          ...(config.MQTT_PROTOCOL_VERSION === '5' ? { properties: { sessionExpiryInterval: 24 * 3600 } } : {}),
+          reconnectPeriod: 1000,
+        }),
+      store: databaseIngestStore(db),
+      topics,
+      logger,
+      clock: systemClock,
+      maxPayloadBytes: config.RECEIVER_MAX_PAYLOAD_BYTES,
+      sharedGroup: config.RECEIVER_SHARED_GROUP,
+      maxConcurrent: config.RECEIVER_MAX_CONCURRENT,
+    });
+    const health =
+      config.RECEIVER_HEALTH_PORT === 0
+        ? undefined
+        : await startHealthServer({ port: config.RECEIVER_HEALTH_PORT, logger, health: () => ({ ...receiver.health(), receiver: hostname() }) });
+    return {
+      start: () => receiver.start(),
+      stop: async () => {
+        await receiver.stop();
+        health?.close();
+        await db.close();
+      },
+    };
+  },
+});

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export type ProtocolVersion = 4 | 5;
+
+export interface Login {
+  username?: string;
+  password?: string;
+}
+
+function options(login: Login, protocolVersion: ProtocolVersion, extra: IClientOptions): IClientOptions {
+  return {
+    protocolVersion,
+    clientId: `test-${randomUUID().slice(0, 8)}`,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+    ...(login.username === undefined ? {} : { username: login.username }),
+    ...(login.password === undefined ? {} : { password: login.password }),
+    ...extra,
+  };
+}
+
+/** Connects and resolves once CONNACK accepted; rejects with the client's error (its `code` is the CONNACK code). */
+export function connect(url: string, login: Login, protocolVersion: ProtocolVersion, extra: IClientOptions = {}): Promise<MqttClient> {
+  const client = mqtt.connect(url, options(login, protocolVersion, extra));
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      settle();
+      client.end(true);
+      reject(error);
+    };
+    const onClose = () => {
+      settle();
+      reject(new Error('connection closed before CONNACK'));
+    };
+    const settle = () => {
+      client.off('error', onError);
+      client.off('close', onClose);
+    };
+    client.once('connect', () => {
+      settle();
+      // Later errors are the tests' business (see publishOutcome); without a listener 'error' would throw.
+      client.on('error', () => undefined);
+      resolve(client);
+    });
+    client.on('error', onError);
+    client.on('close', onClose);
+  });
+}
+
+/** Connects expecting a refusal; resolves with the CONNACK return/reason code. */
+export async function connackRefusal(url: string, login: Login, protocolVersion: ProtocolVersion): Promise<number> {
+  try {
+    const client = await connect(url, login, protocolVersion);
+    client.end(true);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+    throw error;
+  }
+  throw new Error('the connection was accepted');
+}
+
+/** SUBSCRIBE and resolve with the SUBACK's return codes, one per filter, in order. */
+export function subscribeCodes(client: MqttClient, filters: string[], qos: 0 | 1 = 1): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    client.subscribe(filters, { qos }, (error, _granted, packet) => {
+      // On a failure code MQTT.js reports an error that still carries the SUBACK.
+      const suback = (packet ?? (error as { packet?: unknown } | null)?.packet) as { granted?: unknown[] } | undefined;
+      if (suback?.granted !== undefined) resolve(suback.granted.map(Number));
+      else reject(error ?? new Error('no SUBACK'));
+    });
+  });
+}
+
+export type PublishOutcome =
+  | { kind: 'acked'; reasonCode: number }
+  | { kind: 'rejected'; reasonCode: number }
+  | { kind: 'closed' }
+  /** The client could not even parse the broker's answer. */
+  | { kind: 'protocol_error'; message: string };
+
+/** QoS 1 PUBLISH; resolves with what the publisher saw: PUBACK (and its reason code), the connection closing, or a client error. */
+export function publishOutcome(client: MqttClient, topic: string, payload: string | Buffer, timeoutMs = 5_000): Promise<PublishOutcome> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no PUBACK and no close within ${timeoutMs} ms`)), timeoutMs);
+    const finish = (outcome: PublishOutcome) => {
+      clearTimeout(timer);
+      client.off('close', onClose);
+      client.off('error', onError);
+      resolve(outcome);
+    };
+    const onClose = () => finish({ kind: 'closed' });
+    const onError = (error: Error) => finish({ kind: 'protocol_error', message: error.message });
+    client.once('close', onClose);
+    client.once('error', onError);
+    client.publish(topic, payload, { qos: 1 }, (error, packet) => {
+      const reasonCode = (error as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode ?? 0;
+      finish(error ? { kind: 'rejected', reasonCode } : { kind: 'acked', reasonCode });
+    });
+  });
+}
+
+/** Every message a client receives, for later assertions. */
+export function collect(client: MqttClient): { topic: string; payload: string }[] {
+  const received: { topic: string; payload: string }[] = [];
+  client.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
+  return received;
+}
+
+export async function closeAll(clients: Iterable<MqttClient>): Promise<void> {
+  await Promise.all([...clients].map((c) => c.endAsync(true).catch(() => undefined)));
+}

@@ -1,0 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { describeStoreSuite } from './store-suite.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'iot-sqlite-'));
+let count = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeStoreSuite('SQLite', async () => ({ kind: 'sqlite', path: join(dir, `db-${++count}.sqlite`) }));

@@ -1,0 +1,77 @@
+import type { Logger } from '@iot/common/log';
+import { type Ack, ack as ackSchema, MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
+
+/** A batch this process published: what an ack must name to count. */
+export interface SentBatch {
+  name: string;
+  first: string;
+  last: string;
+  count: number;
+  sentAt: number;
+}
+
+export type AckVerdict = { ok: true; batch: SentBatch; ack: Ack } | { ok: false; reason: 'invalid' | 'unknown_batch' | 'up_to_mismatch'; detail: string };
+
+/** Batches remembered: the one in flight plus earlier publications whose acks may still arrive late. */
+const REMEMBERED = 64;
+
+/**
+ * Recognises acknowledgements of this process's own batches. An ack counts only if it names a
+ * batch published here and its `up_to` is that batch's last id: batches are always read
+ * contiguously from the cursor, so such an ack proves the receiver committed every entry up to
+ * there (DESIGN.md §2, step 2). Anything else — malformed, a batch of an earlier run, a forged or
+ * foreign `up_to` — moves nothing; at worst the batch is published again and acked again.
+ */
+export class AckTracker {
+  private readonly sent = new Map<string, SentBatch>();
+  private readonly logger: Logger;
+
+  constructor(options: { logger: Logger }) {
+    this.logger = options.logger;
+  }
+
+  /** Remembers a published batch (the oldest of {@link REMEMBERED} is forgotten). */
+  record(batch: SentBatch): void {
+    this.sent.delete(batch.name);
+    this.sent.set(batch.name, batch);
+    while (this.sent.size > REMEMBERED) {
+      const oldest = this.sent.keys().next().value;
+      if (oldest === undefined) break;
+      this.sent.delete(oldest);
+    }
+  }
+
+  /** Validates an ack payload and matches it to a batch published here. Logs what it ignores. */
+  check(payload: Buffer): AckVerdict {
+    const verdict = this.match(payload);
+    if (!verdict.ok) {
+      this.logger.warn({ event: 'ack_ignored', reason: verdict.reason, detail: verdict.detail }, 'acknowledgement ignored');
+    }
+    return verdict;
+  }
+
+  private match(payload: Buffer): AckVerdict {
+    if (payload.length > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'invalid', detail: `payload of ${payload.length} bytes` };
+    let data: unknown;
+    try {
+      data = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return { ok: false, reason: 'invalid', detail: 'not JSON' };
+    }
+    const parsed = ackSchema.safeParse(data);
+    if (!parsed.success) {
+      const detail = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || 'ack'}: ${i.message}`)
+        .join('; ');
+      return { ok: false, reason: 'invalid', detail };
+    }
+    const ack = parsed.data;
+    const batch = this.sent.get(ack.batch);
+    if (batch === undefined) return { ok: false, reason: 'unknown_batch', detail: `no batch "${ack.batch}" was published by this process` };
+    if (ack.up_to !== batch.last) {
+      return { ok: false, reason: 'up_to_mismatch', detail: `batch "${ack.batch}" ends at ${batch.last}, the ack says up_to ${ack.up_to}` };
+    }
+    return { ok: true, batch, ack };
+  }
+}

@@ -1,0 +1,75 @@
+import { FIELD, type ReadingEntry, readingEntry, type ShutdownEntry, shutdownEntry } from '@iot/common/protocol';
+
+/**
+ * An entry the uplink could not read as a reading or a marker (a foreign writer, junk, an
+ * original-format reading without identity). It still travels, with its fields as Redis holds
+ * them, so the receiver records it as rejected and counts it as consumed: one bad entry must never
+ * block the pipeline (PROTOCOL.md, "Readings batch").
+ */
+export interface RawEntry {
+  id: string;
+  fields: Record<string, string>;
+}
+
+/** An entry too large for any batch: only its id and size travel, so the receiver records it as rejected. */
+export interface OversizeEntry {
+  id: string;
+  oversize_bytes: number;
+}
+
+export type WireEntry = ReadingEntry | ShutdownEntry | RawEntry | OversizeEntry;
+
+export type MappedEntry = { entry: WireEntry; problem?: undefined } | { entry: RawEntry; problem: string };
+
+/** A decimal number as the sensor writes it (formatValue): no hex, no blanks, no empty string. */
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+const INTEGER = /^\d{1,16}$/;
+
+/**
+ * Maps one stream entry (its id and XRANGE's flat field/value list) to its v1 wire form
+ * (messages.ts readingEntry / shutdownEntry). Sensor fields become numbers; identity comes from
+ * `_boot_id`, `_seq`, `_measured_at` (stream.ts); `_`-fields this version does not know are left
+ * out. Anything that does not validate is returned raw, with the reason.
+ */
+export function toWireEntry(id: string, flat: readonly string[]): MappedEntry {
+  // No prototype: a junk field named __proto__ must be kept like any other.
+  const fields: Record<string, string> = Object.create(null);
+  let duplicate: string | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (Object.hasOwn(fields, name)) duplicate ??= name;
+    fields[name] = flat[i + 1]!;
+  }
+  const raw = (problem: string): MappedEntry => ({ entry: { id, fields }, problem });
+  if (duplicate !== undefined) return raw(`field ${duplicate} appears twice`);
+
+  const boot = fields[FIELD.bootId];
+  const seq = integer(fields[FIELD.seq]);
+  const at = integer(fields[FIELD.measuredAt]);
+  const event = fields[FIELD.event];
+  if (event !== undefined) {
+    if (event !== 'shutdown') return raw(`unknown event "${event}"`);
+    const marker = shutdownEntry.safeParse({ id, boot, seq, at, event });
+    return marker.success ? { entry: marker.data } : raw(describe(marker.error.issues));
+  }
+
+  const values: Record<string, number> = {};
+  for (const [name, text] of Object.entries(fields)) {
+    if (name.startsWith('_')) continue;
+    if (!DECIMAL.test(text)) return raw(`${name}: ${JSON.stringify(text)} is not a number`);
+    values[name] = Number(text);
+  }
+  const reading = readingEntry.safeParse({ id, boot, seq, at, values });
+  return reading.success ? { entry: reading.data } : raw(describe(reading.error.issues));
+}
+
+function integer(text: string | undefined): number | undefined {
+  return text !== undefined && INTEGER.test(text) ? Number(text) : undefined;
+}
+
+function describe(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.map(String).join('.') || 'entry'}: ${issue.message}`)
+    .join('; ');
+}

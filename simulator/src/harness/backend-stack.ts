@@ -1,0 +1,122 @@
+import { TopicScheme } from '@iot/common/protocol';
+import { type Database, openDatabase, parseDatabaseUrl } from '@iot/backend/db';
+import { maxPacketBytes, writeMosquittoFiles } from '@iot/backend/broker';
+import { type Broker, BrokerProcess } from '../processes/broker-process.ts';
+import { MariaDbServer } from '../processes/mariadb-server.ts';
+import { MosquittoServer } from '../processes/mosquitto-server.ts';
+import { type ServiceProcess, startServiceProcess } from '../processes/service-process.ts';
+import { makeTempDir } from '../processes/temp-dir.ts';
+import { Credentials, type Login } from './credentials.ts';
+
+export type BrokerKind = 'aedes' | 'mosquitto';
+export type DatabaseKind = 'mariadb' | 'sqlite';
+
+export interface BackendStackOptions {
+  broker?: BrokerKind;
+  database?: DatabaseKind;
+  /** Devices that get MQTT credentials. */
+  deviceIds: readonly string[];
+  maxPayloadBytes?: number;
+  logLevel?: string;
+}
+
+/**
+ * The backend as real processes on loopback: a broker (our aedes service or Mosquitto, both with
+ * the same users and topic policy), MariaDB (own datadir, free port) or SQLite, and any number of
+ * receivers. Everything lives in one temp dir and goes away with {@link dispose}.
+ */
+export class BackendStack {
+  readonly options: Required<Omit<BackendStackOptions, 'maxPayloadBytes'>> & { maxPayloadBytes: number };
+  readonly receivers: ServiceProcess[] = [];
+  credentials!: Credentials;
+  broker!: Broker;
+  mariadb: MariaDbServer | undefined;
+  databaseUrl!: string;
+  private readonly dir = makeTempDir('backend');
+  private readonly databases: Database[] = [];
+
+  constructor(options: BackendStackOptions) {
+    this.options = { broker: 'aedes', database: 'mariadb', logLevel: 'info', maxPayloadBytes: 256 * 1024, ...options };
+  }
+
+  get brokerPort(): number {
+    return this.broker.port;
+  }
+
+  async start(): Promise<this> {
+    this.credentials = await Credentials.create(this.dir.path, this.options.deviceIds);
+    if (this.options.database === 'mariadb') {
+      this.mariadb = new MariaDbServer();
+      await this.mariadb.start();
+      this.databaseUrl = this.mariadb.url;
+    } else {
+      this.databaseUrl = `sqlite:${this.dir.path}/iot.sqlite`;
+    }
+    this.broker = await this.startBroker();
+    return this;
+  }
+
+  /** Starts one more receiver process; with `group`, receivers share the load (MQTT 5 shared subscription). */
+  async startReceiver(options: { clientId?: string; group?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
+    const login = this.credentials.login('receiver');
+    const receiver = startServiceProcess(
+      'receiver',
+      {
+        MQTT_HOST: '127.0.0.1',
+        MQTT_PORT: String(this.broker.port),
+        MQTT_USERNAME: login.username,
+        MQTT_PASSWORD: login.password,
+        MQTT_CLIENT_ID: options.clientId ?? `receiver-${this.receivers.length + 1}`,
+        // aedes speaks MQTT 3.1.1 only; shared subscriptions are an MQTT 5 feature.
+        MQTT_PROTOCOL_VERSION: this.options.broker === 'mosquitto' ? '5' : '4',
+        DATABASE_URL: this.databaseUrl,
+        RECEIVER_MAX_PAYLOAD_BYTES: String(this.options.maxPayloadBytes),
+        LOG_LEVEL: this.options.logLevel,
+        ...(options.group === undefined ? {} : { RECEIVER_SHARED_GROUP: options.group }),
+        ...options.env,
+      },
+      { logFile: `${this.dir.path}/receiver-${this.receivers.length + 1}.log` },
+    );
+    this.receivers.push(receiver);
+    await receiver.waitForLog((r) => r.event === 'receiver_subscribed', 30_000, 'the receiver to subscribe');
+    return receiver;
+  }
+
+  /** MQTT login of a device or service user. */
+  login(username: string): Login {
+    return this.credentials.login(username);
+  }
+
+  /** A database handle for assertions (opened without migrating: the receiver owns that). */
+  async database(): Promise<Database> {
+    const db = await openDatabase(parseDatabaseUrl(this.databaseUrl), { migrate: false });
+    this.databases.push(db);
+    return db;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.receivers.map((r) => r.kill()));
+    await Promise.all(this.databases.map((db) => db.close().catch(() => {})));
+    await this.broker?.dispose();
+    await this.mariadb?.dispose();
+    this.dir.remove();
+  }
+
+  private async startBroker(): Promise<Broker> {
+    if (this.options.broker === 'aedes') {
+      const broker = new BrokerProcess({
+        env: { MQTT_CREDENTIALS_FILE: this.credentials.file, MQTT_MAX_PAYLOAD_BYTES: String(this.options.maxPayloadBytes), LOG_LEVEL: this.options.logLevel },
+        logFile: `${this.dir.path}/broker.log`,
+      });
+      return broker.start();
+    }
+    const files = await writeMosquittoFiles(this.dir.path, {
+      users: this.credentials.users,
+      topics: new TopicScheme(),
+      passwords: this.credentials.passwords,
+      maxPayloadBytes: this.options.maxPayloadBytes,
+      maxPacketBytes: maxPacketBytes(this.options.maxPayloadBytes),
+    });
+    return new MosquittoServer({ conf: files.conf }).start();
+  }
+}

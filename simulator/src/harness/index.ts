@@ -1,0 +1,2 @@
+export { type BackendStackOptions, BackendStack, type BrokerKind, type DatabaseKind } from './backend-stack.ts';
+export { Credentials, type Login } from './credentials.ts';
