@@ -154,7 +154,8 @@ describe('uplink delivery', () => {
 
   it('collects live readings for mqtt_sender:interval, but sends full batches at once', async () => {
     await admin.set(REDIS_KEY.senderInterval, '1.5');
-    await start({ UPLINK_BATCH_MAX_COUNT: '10' });
+    // About 15 readings arrive per interval: fewer than a full batch.
+    await start({ UPLINK_BATCH_MAX_COUNT: '25' });
     let last = '';
     for (let seq = 1; seq <= 30; seq++) {
       last = (await addReadings(admin, seq, 1))[0]!;
@@ -171,10 +172,10 @@ describe('uplink delivery', () => {
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const before = backend.batches.length;
     const startedAt = Date.now();
-    const backlog = await addReadings(admin, 31, 101);
-    await eventually(async () => (await cursor()) === `(${backlog[99]}`, 10_000, 'the full batches');
+    const backlog = await addReadings(admin, 31, 251);
+    await eventually(async () => (await cursor()) === `(${backlog[249]}`, 10_000, 'the full batches');
     expect(Date.now() - startedAt).toBeLessThan(5000);
-    expect(backend.batches.slice(before, before + 10).map((b) => b.entries.length)).toEqual(Array(10).fill(10));
+    expect(backend.batches.slice(before, before + 10).map((b) => b.entries.length)).toEqual(Array(10).fill(25));
   });
 
   it('trims only behind the confirmed cursor and keeps UPLINK_HISTORY confirmed entries', async () => {

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '@iot/common/clock';
+import type { Logger } from '@iot/common/log';
+import {
+  checkConfigValue,
+  COMMANDS,
+  type CommandName,
+  type DesiredConfig,
+  PROTOCOL_VERSION,
+  type TopicScheme,
+} from '@iot/common/protocol';
+import type { MqttClient } from 'mqtt';
+import type { Database } from '../db/index.ts';
+
+/** A command for a device: its name and arguments as the protocol defines them. */
+export interface CommandRequest {
+  command: CommandName;
+  key?: string;
+  value?: string | number;
+  seconds?: number;
+  min_id?: string;
+  max_id?: string;
+  count?: number;
+}
+
+/** A request refused before anything was sent: a person's mistake, with what to do. */
+export class ControlError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ControlError';
+    this.code = code;
+  }
+}
+
+/**
+ * What operators do to devices (CLI today, web admin later): one-off commands with ids, answers
+ * and an expiry, and the versioned desired configuration (DESIGN.md §5). Commands are recorded
+ * before they are published, so none is ever sent without a trace.
+ */
+export class DeviceControl {
+  private readonly db: Database;
+  private readonly mqtt: MqttClient;
+  private readonly topics: TopicScheme;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+
+  constructor(options: { db: Database; mqtt: MqttClient; topics: TopicScheme; clock: Clock; logger: Logger }) {
+    this.db = options.db;
+    this.mqtt = options.mqtt;
+    this.topics = options.topics;
+    this.clock = options.clock;
+    this.logger = options.logger;
+  }
+
+  /**
+   * Records and sends a command; resolves with its id once the broker has it (state `delivered`).
+   * Devices of the original system get the original format (no id, no expiry); their answer is
+   * matched by command name.
+   */
+  async sendCommand(deviceId: string, request: CommandRequest, options: { ttlSeconds?: number } = {}): Promise<string> {
+    if (!COMMANDS.includes(request.command)) {
+      throw new ControlError('unknown_command', `unknown command "${request.command}"; known: ${COMMANDS.join(', ')}`);
+    }
+    if (request.command === 'set_config') {
+      const check = checkConfigValue(request.key ?? '', request.value);
+      if (!check.ok) throw new ControlError(check.code, check.message);
+    }
+    const device = await this.db.devices.getDevice(deviceId);
+    if (device === undefined) throw new ControlError('unknown_device', `no device "${deviceId}" has been seen yet`);
+    const id = randomUUID();
+    const now = this.clock.now();
+    const expiresAt = now + (options.ttlSeconds ?? 300) * 1000;
+    await this.db.commands.create({ id, deviceId, command: request.command, args: { ...request }, createdAt: now, expiresAt });
+    const message =
+      device.protocol === 'original' ? { ...request } : { v: PROTOCOL_VERSION, id, ...request, expires_at: expiresAt };
+    try {
+      await this.mqtt.publishAsync(this.topics.topic('request', deviceId), JSON.stringify(message), { qos: 1 });
+      await this.db.commands.markDelivered(id, this.clock.now());
+    } catch (error) {
+      await this.db.commands.markFailed(id, (error as Error).message, this.clock.now());
+      throw new ControlError('not_sent', `the broker did not take the command: ${(error as Error).message}`);
+    }
+    this.logger.info({ event: 'command_sent', device: deviceId, id, command: request.command }, 'command sent');
+    return id;
+  }
+
+  /**
+   * Stores a new desired configuration version and publishes it retained, so the device gets it
+   * now or when it next connects. Unknown keys and bad values are refused, all reported together.
+   */
+  async setDesiredConfig(deviceId: string, config: Record<string, string>): Promise<number> {
+    const normalised: Record<string, string> = {};
+    const problems: string[] = [];
+    for (const [key, value] of Object.entries(config)) {
+      const check = checkConfigValue(key, value);
+      if (check.ok) normalised[key] = check.value;
+      else problems.push(check.message);
+    }
+    if (problems.length > 0) throw new ControlError('invalid_config', problems.join('; '));
+    if (Object.keys(normalised).length === 0) throw new ControlError('invalid_config', 'a desired configuration needs at least one key');
+    const { version } = await this.db.configs.setDesired(deviceId, normalised, this.clock.now());
+    const message: DesiredConfig = { v: PROTOCOL_VERSION, version, config: normalised };
+    await this.mqtt.publishAsync(this.topics.topic('configDesired', deviceId), JSON.stringify(message), { qos: 1, retain: true });
+    this.logger.info({ event: 'desired_config_set', device: deviceId, version }, 'desired configuration published');
+    return version;
+  }
+
+  /** Waits until the command is answered or expired (polling the database), for CLIs and tests. */
+  async waitForAnswer(id: string, timeoutMs: number): Promise<{ state: string; ok: boolean | null; response: unknown }> {
+    const deadline = this.clock.now() + timeoutMs;
+    for (;;) {
+      const command = await this.db.commands.get(id);
+      if (command !== undefined && (command.state === 'answered' || command.state === 'expired' || command.state === 'failed')) {
+        return { state: command.state, ok: command.ok, response: command.response };
+      }
+      if (this.clock.now() > deadline) return { state: command?.state ?? 'unknown', ok: null, response: null };
+      await this.clock.sleep(100);
+    }
+  }
+}
