@@ -39,6 +39,7 @@ export class TestBroker {
     if (this.port === 0) this.port = await findFreePort();
     const aedes = await Aedes.createBroker();
     const server = createServer((socket) => {
+      socket.setNoDelay(true);
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       aedes.handle(socket);
@@ -88,6 +89,8 @@ export class TestBackend {
   readonly responses: Record<string, unknown>[] = [];
   readonly reported: Record<string, unknown>[] = [];
   readonly values: Record<string, string>[][] = [];
+  /** Sequence numbers seen (all boots), kept even in lean mode. */
+  readonly seqs = new Set<number>();
   /** Raw payload size of each batch, in arrival order. */
   readonly payloadBytes: number[] = [];
   duplicates = 0;
@@ -96,6 +99,12 @@ export class TestBackend {
   holding = false;
   readonly held: { deviceId: string; ack: Ack }[] = [];
   private client: MqttClient | undefined;
+  private readonly keep: boolean;
+
+  /** `keep: false` records only sequence numbers, for runs of hundreds of thousands of readings. */
+  constructor(options: { keep?: boolean } = {}) {
+    this.keep = options.keep ?? true;
+  }
 
   async connect(url: string): Promise<this> {
     const client = connect(url, { clientId: `test-backend-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 200, protocolVersion: 4 });
@@ -117,6 +126,13 @@ export class TestBackend {
   /** Publishes on a device's channel, as the backend would. */
   async publish(channel: 'request' | 'broadcast' | 'configDesired' | 'ack', deviceId: string, message: unknown, retain = false): Promise<void> {
     await this.client!.publishAsync(this.topics.topic(channel, deviceId), typeof message === 'string' ? message : JSON.stringify(message), { qos: 1, retain });
+  }
+
+  /** Deletes a device's retained messages (an empty retained payload), so tests start clean. */
+  async clearRetained(deviceId: string): Promise<void> {
+    for (const channel of ['status', 'configReported', 'configDesired', 'request'] as const) {
+      await this.client!.publishAsync(this.topics.topic(channel, deviceId), '', { qos: 1, retain: true });
+    }
   }
 
   /** Publishes the held acks and stops holding. */
@@ -154,7 +170,7 @@ export class TestBackend {
   }
 
   private onBatch(deviceId: string, batch: ReadingsBatch): void {
-    this.batches.push(batch);
+    if (this.keep) this.batches.push(batch);
     let stored = 0;
     let duplicates = 0;
     let rejected = 0;
@@ -164,6 +180,12 @@ export class TestBackend {
       if (typeof raw.boot !== 'string' || typeof raw.seq !== 'number') {
         rejected++;
         this.rejected.push(raw);
+        continue;
+      }
+      if (!this.keep) {
+        if (this.seqs.has(raw.seq)) duplicates++;
+        else stored++;
+        this.seqs.add(raw.seq);
         continue;
       }
       const key = `${raw.boot}:${raw.seq}${raw.event === 'shutdown' ? ':shutdown' : ''}`;

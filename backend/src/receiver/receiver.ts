@@ -176,7 +176,7 @@ export class Receiver implements Service {
       rejected: mapped.rejected.length + result.conflicts.length,
     };
     // Only now, after the commit: the device may forget these readings once it sees this.
-    await this.publish(this.options.topics.topic('ack', deviceId), ack);
+    this.publish(this.options.topics.topic('ack', deviceId), ack);
     this.stats.acked++;
     this.options.logger.debug({ event: 'batch_committed', device: deviceId, batch: batch.batch, ...result, conflicts: result.conflicts.length }, 'batch committed and acknowledged');
   }
@@ -253,7 +253,7 @@ export class Receiver implements Service {
     // A device that was offline (or a broker that lost its retained messages) converges here.
     if (desired !== undefined && desired.version > reported.version) {
       const message: DesiredConfig = { v: PROTOCOL_VERSION, version: desired.version, config: desired.config };
-      await this.publish(this.options.topics.topic('configDesired', deviceId), message, true);
+      this.publish(this.options.topics.topic('configDesired', deviceId), message, true);
       this.options.logger.info({ event: 'desired_config_resent', device: deviceId, reported: reported.version, desired: desired.version }, 'device is behind its desired configuration; sent it again');
     }
   }
@@ -278,12 +278,14 @@ export class Receiver implements Service {
     await this.gate.run('recording a rejection', () => this.options.store.recordRejection({ topic, deviceId, ...rejection, payload }));
   }
 
-  private publish(topic: string, message: unknown, retain = false): Promise<void> {
-    return new Promise((resolve) => {
-      this.client!.publish(topic, JSON.stringify(message), { qos: 1, retain }, (error) => {
-        if (error) this.options.logger.warn({ event: 'publish_failed', topic, err: { message: error.message } }, 'could not publish; the device will ask again');
-        resolve();
-      });
+  /**
+   * Hands a message to MQTT.js without waiting for the broker's PUBACK: PUBACKs are read by the
+   * same packet loop that {@link accept} holds back when all slots are busy, so waiting here
+   * could deadlock. A lost ack costs only a re-send by the device.
+   */
+  private publish(topic: string, message: unknown, retain = false): void {
+    this.client!.publish(topic, JSON.stringify(message), { qos: 1, retain }, (error) => {
+      if (error) this.options.logger.warn({ event: 'publish_failed', topic, err: { message: error.message } }, 'could not publish; the device will ask again');
     });
   }
 

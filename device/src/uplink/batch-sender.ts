@@ -65,6 +65,8 @@ export class BatchSender {
   private lastPublishAt = Number.NEGATIVE_INFINITY;
   private lastPublishedFirst: string | undefined;
   private lastTrimAt = Number.NEGATIVE_INFINITY;
+  /** The cursor the last trim ran behind. */
+  private trimmedAt: string | undefined;
   private paused = false;
   private failures = 0;
   private lastFailure = '';
@@ -146,14 +148,15 @@ export class BatchSender {
     this.setPaused(false);
 
     const from = cursor.confirmed;
-    const entries = await this.read(from, limits.maxCount + 1);
-    if (entries.length === 0) {
+    const batch = await this.nextBatch(from, now);
+    if (batch === undefined) {
       this.setBacklog(true, now);
+      // Caught up: trim what the last acks confirmed, so an idle stream keeps exactly its history.
+      await this.maybeTrim();
       await this.waitForEntries(from, signal);
       return;
     }
     this.setBacklog(false, now);
-    const batch = buildBatch(entries, { device: this.options.deviceId, sentAt: now, ...(this.options.meta ? { meta: this.options.meta } : {}) }, limits)!;
     const due = this.lastPublishAt + current.sendIntervalSeconds * 1000;
     if (!batch.full && now < due) {
       // Live readings: collect them until the interval is up (re-read then; nothing is kept).
@@ -174,8 +177,12 @@ export class BatchSender {
     if (outcome === 'acked') await this.maybeTrim();
   }
 
-  private read(after: string | undefined, count: number): Promise<StreamEntry[]> {
-    return this.options.redis.xread('COUNT', count, 'STREAMS', STREAM_KEY, xreadId(after)).then((reply) => reply?.[0]?.[1] ?? []);
+  /** Reads after the cursor (one entry more than a batch holds, to know whether more wait) and builds the batch. */
+  private async nextBatch(after: string | undefined, now: number): Promise<Batch | undefined> {
+    const { redis, limits, deviceId, meta } = this.options;
+    const reply = await redis.xread('COUNT', limits.maxCount + 1, 'STREAMS', STREAM_KEY, xreadId(after));
+    const entries: StreamEntry[] = reply?.[0]?.[1] ?? [];
+    return buildBatch(entries, { device: deviceId, sentAt: now, ...(meta === undefined ? {} : { meta }) }, limits);
   }
 
   /** Blocks (on the dedicated connection) until an entry arrives after `after`, or a poll interval passes. */
@@ -216,14 +223,20 @@ export class BatchSender {
     }
   }
 
-  /** Trims behind the cursor every few seconds, or after every ack while Redis is full. */
+  /**
+   * Trims behind the cursor once it moved, at most every few seconds (always while Redis is
+   * full: trimming is what frees it).
+   */
   private async maybeTrim(): Promise<void> {
     const { clock, trimmer, cursor, memory, logger } = this.options;
     const now = clock.now();
+    if (cursor.confirmed === this.trimmedAt) return;
     if (now - this.lastTrimAt < (this.options.trimEveryMs ?? DEFAULT_TRIM_EVERY_MS) && !memory.full) return;
     this.lastTrimAt = now;
+    const target = cursor.confirmed;
     try {
-      await trimmer.trimAndMeasure(cursor.confirmed);
+      await trimmer.trimAndMeasure(target);
+      this.trimmedAt = target;
     } catch (error) {
       logger.warn({ event: 'trim_failed', err: { message: messageOf(error) } }, 'could not trim the stream; will try again');
     }

@@ -52,6 +52,8 @@ export function checkUplinkEnv(config: UplinkEnvConfig, ctx: z.RefinementCtx): v
   } else if (!isValidDeviceId(id)) {
     ctx.addIssue({ code: 'custom', path: ['BALENA_DEVICE_UUID'], message: 'must be 1–64 of A–Z a–z 0–9 _ - and not "broadcast"' });
   }
+  // Each template was checked on its own; whether two are the same needs them all (and all valid).
+  if (Object.keys(topicEnv).some((name) => typeof config[name as keyof UplinkEnvConfig] !== 'string')) return;
   try {
     topicSchemeFrom(config as TopicEnvConfig);
   } catch (error) {
@@ -60,7 +62,13 @@ export function checkUplinkEnv(config: UplinkEnvConfig, ctx: z.RefinementCtx): v
   }
 }
 
-export const uplinkConfigSchema = uplinkObject.superRefine(checkUplinkEnv);
+/**
+ * The cross-field rules run even when single variables are wrong (zod skips refinements after
+ * such issues by default), so a person sees every problem at once.
+ */
+export const uplinkConfigSchema = uplinkObject.superRefine(checkUplinkEnv, {
+  when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+});
 /** A checked uplink config: the device id is known to be present and valid. */
 export type UplinkConfig = UplinkEnvConfig & { BALENA_DEVICE_UUID: string };
 

@@ -152,6 +152,9 @@ export class MqttLink {
       resubscribe: false,
       will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
     });
+    // Stop-and-wait sends one batch, then waits: without TCP_NODELAY, Nagle holds the batch's last
+    // segment until the previous one is acknowledged, and a delayed ACK adds ~40 ms per batch.
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.client = client;
     let connected = false;
     return new Promise((resolve) => {

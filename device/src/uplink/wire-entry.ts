@@ -1,4 +1,4 @@
-import { FIELD, type ReadingEntry, readingEntry, type ShutdownEntry, shutdownEntry } from '@iot/common/protocol';
+import { BOOT_ID_PATTERN, FIELD, type ReadingEntry, readingEntry, type ShutdownEntry, shutdownEntry } from '@iot/common/protocol';
 
 /**
  * An entry the uplink could not read as a reading or a marker (a foreign writer, junk, an
@@ -32,6 +32,66 @@ const INTEGER = /^\d{1,16}$/;
  * out. Anything that does not validate is returned raw, with the reason.
  */
 export function toWireEntry(id: string, flat: readonly string[]): MappedEntry {
+  const entry = wellFormed(id, flat);
+  return entry === undefined ? checked(id, flat) : { entry };
+}
+
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+const FIELD_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * The common case, without the schema library: a draining backlog maps hundreds of thousands of
+ * entries, and zod's parse copies every object (about 4 KB of garbage per entry). Accepts exactly
+ * what readingEntry / shutdownEntry accept (uplink-batch.test.ts compares the two on many inputs);
+ * anything else goes to {@link checked}, which uses the schemas and says what is wrong.
+ */
+function wellFormed(id: string, flat: readonly string[]): ReadingEntry | ShutdownEntry | undefined {
+  if (!STREAM_ID.test(id)) return undefined;
+  let boot: string | undefined;
+  let seqText: string | undefined;
+  let atText: string | undefined;
+  let event: string | undefined;
+  let values: Record<string, number> | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    const text = flat[i + 1]!;
+    if (name.charCodeAt(0) === 95 /* _ */) {
+      if (name === FIELD.bootId) {
+        if (boot !== undefined) return undefined;
+        boot = text;
+      } else if (name === FIELD.seq) {
+        if (seqText !== undefined) return undefined;
+        seqText = text;
+      } else if (name === FIELD.measuredAt) {
+        if (atText !== undefined) return undefined;
+        atText = text;
+      } else if (name === FIELD.event) {
+        if (event !== undefined) return undefined;
+        event = text;
+      }
+      continue;
+    }
+    if (!FIELD_NAME.test(name) || !DECIMAL.test(text)) return undefined;
+    values ??= {};
+    if (Object.hasOwn(values, name)) return undefined;
+    const value = Number(text);
+    if (!Number.isFinite(value)) return undefined;
+    values[name] = value;
+  }
+  if (boot === undefined || !BOOT_ID_PATTERN.test(boot)) return undefined;
+  const seq = integer(seqText);
+  const at = integer(atText);
+  if (seq === undefined || at === undefined) return undefined;
+  if (event !== undefined) {
+    if (event !== 'shutdown' || values !== undefined) return undefined;
+    return { id, boot, seq, at, event };
+  }
+  if (values === undefined || seq < 1) return undefined;
+  return { id, boot, seq, at, values };
+}
+
+/** Validation with the protocol schemas, for entries the fast path did not accept. */
+function checked(id: string, flat: readonly string[]): MappedEntry {
   // No prototype: a junk field named __proto__ must be kept like any other.
   const fields: Record<string, string> = Object.create(null);
   let duplicate: string | undefined;
@@ -63,8 +123,11 @@ export function toWireEntry(id: string, flat: readonly string[]): MappedEntry {
   return reading.success ? { entry: reading.data } : raw(describe(reading.error.issues));
 }
 
+/** A non-negative safe integer (the schemas' `.int()` accepts only safe ones). */
 function integer(text: string | undefined): number | undefined {
-  return text !== undefined && INTEGER.test(text) ? Number(text) : undefined;
+  if (text === undefined || !INTEGER.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : undefined;
 }
 
 function describe(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {

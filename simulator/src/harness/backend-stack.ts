@@ -17,7 +17,6 @@ export interface BackendStackOptions {
   /** Devices that get MQTT credentials. */
   deviceIds: readonly string[];
   maxPayloadBytes?: number;
-  logLevel?: string;
 }
 
 /**
@@ -36,7 +35,7 @@ export class BackendStack {
   private readonly databases: Database[] = [];
 
   constructor(options: BackendStackOptions) {
-    this.options = { broker: 'aedes', database: 'mariadb', logLevel: 'info', maxPayloadBytes: 256 * 1024, ...options };
+    this.options = { broker: 'aedes', database: 'mariadb', maxPayloadBytes: 256 * 1024, ...options };
   }
 
   get brokerPort(): number {
@@ -71,7 +70,6 @@ export class BackendStack {
         MQTT_PROTOCOL_VERSION: this.options.broker === 'mosquitto' ? '5' : '4',
         DATABASE_URL: this.databaseUrl,
         RECEIVER_MAX_PAYLOAD_BYTES: String(this.options.maxPayloadBytes),
-        LOG_LEVEL: this.options.logLevel,
         ...(options.group === undefined ? {} : { RECEIVER_SHARED_GROUP: options.group }),
         ...options.env,
       },
@@ -105,7 +103,7 @@ export class BackendStack {
   private async startBroker(): Promise<Broker> {
     if (this.options.broker === 'aedes') {
       const broker = new BrokerProcess({
-        env: { MQTT_CREDENTIALS_FILE: this.credentials.file, MQTT_MAX_PAYLOAD_BYTES: String(this.options.maxPayloadBytes), LOG_LEVEL: this.options.logLevel },
+        env: { MQTT_CREDENTIALS_FILE: this.credentials.file, MQTT_MAX_PAYLOAD_BYTES: String(this.options.maxPayloadBytes) },
         logFile: `${this.dir.path}/broker.log`,
       });
       return broker.start();

@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { REDIS_KEY } from '@iot/device/redis-keys';
+import { entrypointPath, ManagedProcess, RedisServer } from '@iot/simulator/processes';
+import { eventually } from '@iot/simulator/testing';
+import { Redis } from 'ioredis';
+import { it } from 'vitest';
+import { addReadings, TestBackend, TestBroker } from './uplink-fixtures.ts';
+
+it('diag', async () => {
+  const redisServer = await new RedisServer().start();
+  const broker = await new TestBroker().start();
+  const admin = new Redis({ host: redisServer.host, port: redisServer.port });
+  const ids = await addReadings(admin, 1, 200_000);
+  const backend = await new TestBackend({ keep: false }).connect(broker.url);
+  const uplink = new ManagedProcess({ name: 'u', command: process.execPath, args: [...(process.env.DIAG_FLAGS ?? '').split(' ').filter(Boolean), entrypointPath('mqtthandler')], cwd: '/tmp/diag', env: { PATH: process.env.PATH, HARDWARE: 'sim', REDIS_HOST: redisServer.host, REDIS_PORT: String(redisServer.port), MQTT_HOST: '127.0.0.1', MQTT_PORT: String(broker.port), BALENA_DEVICE_UUID: 'x', LOG_LEVEL: 'info' } });
+  const samples: string[] = [];
+  if (process.env.DIAG_SNAP) setTimeout(() => uplink.child.kill('SIGUSR2'), Number(process.env.DIAG_SNAP));
+  const timer = setInterval(() => { try { const s = readFileSync(`/proc/${uplink.pid}/status`, 'utf8'); samples.push(/VmRSS:\s+(\d+)/.exec(s)![1]!); } catch {} }, 500);
+  await eventually(async () => (await admin.get(REDIS_KEY.senderLastId)) === `(${ids[199_999]}`, 60_000, 'done').catch(() => process.stdout.write('TIMEOUT ' + backend.seqs.size + '\n'));
+  clearInterval(timer);
+  process.stdout.write(`RSS samples (kB): ${samples.join(' ')}\n`);
+  const recs = uplink.stdoutLines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const acked = recs.filter((r) => r.event === 'batch_acked');
+  const pub = recs.filter((r) => r.event === 'batch_published');
+  const lat = acked.map((r) => r.latency_ms as number);
+  process.stdout.write(`acks ${acked.length} pubs ${pub.length} avg latency ${lat.reduce((a, b) => a + b, 0) / lat.length} max ${Math.max(...lat)}\n`);
+  const gaps: number[] = [];
+  for (let i = 1; i < pub.length; i++) gaps.push(Date.parse(pub[i].time) - Date.parse(pub[i - 1].time));
+  process.stdout.write(`avg publish gap ${gaps.reduce((a, b) => a + b, 0) / gaps.length}\n`);
+  process.stdout.write(uplink.stdoutLines.filter((l) => !l.startsWith('{')).join('\n') + '\n');
+  await uplink.stop('SIGTERM'); await backend.close(); admin.disconnect(); await broker.stop(); await redisServer.dispose();
+}, 120_000);
