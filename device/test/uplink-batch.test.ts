@@ -1,4 +1,4 @@
-import { readingsBatch, readingFields, shutdownFields } from '@iot/common/protocol';
+import { readingEntry, readingsBatch, readingFields, shutdownEntry, shutdownFields } from '@iot/common/protocol';
 import { buildBatch, type StreamEntry, toWireEntry } from '@iot/device/uplink';
 import { describe, expect, it } from 'vitest';
 
@@ -52,6 +52,31 @@ describe('stream entry → v1 wire entry', () => {
     const fields: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
     expect(JSON.parse(JSON.stringify(mapped.entry))).toEqual({ id: '7-3', fields });
+  });
+
+  it('accepts only what the protocol schemas accept (a sweep over field variants)', () => {
+    const texts = ['21.5', '', '-0', '+3', '.5', '5.', '1e3', '1e999', '0x10', 'NaN', ' 1'];
+    const integers = [undefined, '0', '1', '42', '-1', '1.5', '9007199254740993', 'x'];
+    const boots = [BOOT, BOOT.toUpperCase(), 'short'];
+    let accepted = 0;
+    for (const text of texts)
+      for (const seq of integers)
+        for (const at of integers)
+          for (const boot of boots)
+            for (const event of [undefined, 'shutdown', 'other'])
+              for (const name of ['temperature_celsius', 'T', '_ignored']) {
+                const flat = [name, text, '_boot_id', boot];
+                if (seq !== undefined) flat.push('_seq', seq);
+                if (at !== undefined) flat.push('_measured_at', at);
+                if (event !== undefined) flat.push('_event', event);
+                const mapped = toWireEntry('12-0', flat);
+                if (mapped.problem !== undefined) continue;
+                accepted++;
+                const schema = 'event' in mapped.entry ? shutdownEntry : readingEntry;
+                expect(schema.parse(mapped.entry), JSON.stringify(flat)).toEqual(mapped.entry);
+              }
+    // The sweep must reach both outcomes to mean anything.
+    expect(accepted).toBeGreaterThan(20);
   });
 
   it('keeps a field named __proto__ like any other', () => {

@@ -153,7 +153,8 @@ export class TestBackend {
     switch (match.channel) {
       case 'readings':
         this.payloadBytes.push(payload.length);
-        return this.onBatch(match.deviceId, readingsBatch.parse(json));
+        this.onBatch(match.deviceId, readingsBatch.parse(json));
+        return;
       case 'status':
         if (json !== undefined) this.statuses.push(json as DeviceStatus);
         return;

@@ -39,7 +39,7 @@ export class FakeDevice {
     });
   }
 
-  batch(entries: unknown[], batch = `batch-${this.seq}`) {
+  batch<T>(entries: T[], batch = `batch-${this.seq}`) {
     return { v: PROTOCOL_VERSION, device: this.id, batch, sent_at: Date.now(), entries };
   }
 

@@ -132,7 +132,7 @@ export class BatchSender {
   }
 
   private async round(signal: AbortSignal): Promise<void> {
-    const { link, cursor, settings, clock, logger, limits, topic } = this.options;
+    const { link, cursor, settings, clock, logger, topic } = this.options;
     await link.whenReady(signal);
     if (signal.aborted) return;
     if (!cursor.ready) await cursor.load();

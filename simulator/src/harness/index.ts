@@ -1,2 +1,3 @@
 export { type BackendStackOptions, BackendStack, type BrokerKind, type DatabaseKind } from './backend-stack.ts';
 export { Credentials, type Login } from './credentials.ts';
+export { SimulatedDevice, type SimulatedDeviceOptions } from './simulated-device.ts';

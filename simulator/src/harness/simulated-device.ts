@@ -1,0 +1,107 @@
+import type { RecordedReading } from '../checker/delivery-checker.ts';
+import { historyFromLogs } from '../checker/delivery-checker.ts';
+import { RedisServer } from '../processes/redis-server.ts';
+import { type ServiceProcess, startServiceProcess } from '../processes/service-process.ts';
+import type { Login } from './credentials.ts';
+
+export interface SimulatedDeviceOptions {
+  id: string;
+  /** Where the broker is, and this device's login. */
+  mqtt: { port: number; login: Login };
+  intervalSeconds?: number;
+  sensors?: string;
+  /** Extra env for the uplink, e.g. UPLINK_ACK_TIMEOUT_SECONDS. */
+  uplinkEnv?: Record<string, string>;
+}
+
+/**
+ * One simulated device as it runs on a Pi: its own redis-server (device redis.conf), the sensor
+ * and the uplink as separate OS processes on simulated hardware. Restarted processes are kept, so
+ * the history (every reading any sensor boot recorded) survives crashes.
+ */
+export class SimulatedDevice {
+  readonly id: string;
+  readonly redis = new RedisServer();
+  sensor: ServiceProcess | undefined;
+  uplink: ServiceProcess | undefined;
+  private readonly sensors: ServiceProcess[] = [];
+  private readonly uplinks: ServiceProcess[] = [];
+  private readonly options: SimulatedDeviceOptions;
+
+  constructor(options: SimulatedDeviceOptions) {
+    this.id = options.id;
+    this.options = options;
+  }
+
+  async start(): Promise<this> {
+    await this.redis.start();
+    this.startSensor();
+    this.startUplink();
+    return this;
+  }
+
+  startSensor(): ServiceProcess {
+    this.sensor = startServiceProcess('sensor', {
+      ...this.redisEnv(),
+      HARDWARE: 'sim',
+      SENSORS: this.options.sensors ?? 'bme280@0x76',
+      INTERVAL_SECONDS: String(this.options.intervalSeconds ?? 0.1),
+    });
+    this.sensors.push(this.sensor);
+    return this.sensor;
+  }
+
+  startUplink(): ServiceProcess {
+    this.uplink = startServiceProcess('mqtthandler', {
+      ...this.redisEnv(),
+      HARDWARE: 'sim',
+      BALENA_DEVICE_UUID: this.id,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(this.options.mqtt.port),
+      MQTT_USERNAME: this.options.mqtt.login.username,
+      MQTT_PASSWORD: this.options.mqtt.login.password,
+      UPLINK_ACK_TIMEOUT_SECONDS: '2',
+      UPLINK_STATUS_SECONDS: '5',
+      ...this.options.uplinkEnv,
+    });
+    this.uplinks.push(this.uplink);
+    return this.uplink;
+  }
+
+  /** Every reading any boot of this device's sensor recorded (Redis acknowledged its XADD). */
+  history(): RecordedReading[] {
+    return this.sensors.flatMap((sensor) => historyFromLogs(this.id, sensor.logs()));
+  }
+
+  /** Stops the sensor cleanly (it writes its shutdown marker) and returns how many readings it recorded. */
+  async stopSensor(): Promise<void> {
+    await this.sensor?.stop('SIGTERM');
+  }
+
+  /** Resolves once the backend confirmed everything up to the stream's end (backlog 0 in the status log). */
+  async drained(timeoutMs: number): Promise<void> {
+    const uplink = this.uplink!;
+    const admin = await import('ioredis').then((m) => new m.Redis({ host: this.redis.host, port: this.redis.port }));
+    try {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [last] = (await admin.xrevrange('measurement:values', '+', '-', 'COUNT', 1)) as [string, string[]][];
+        const cursor = await admin.get('mqtt_sender:last_id');
+        if (last === undefined || cursor === `(${last[0]}`) return;
+        if (Date.now() > deadline) throw new Error(`device ${this.id}: stream ends at ${last[0]} but the cursor is ${cursor}\n${uplink.tail()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.sensors, ...this.uplinks].map((p) => p.kill()));
+    await this.redis.dispose();
+  }
+
+  private redisEnv() {
+    return { REDIS_HOST: this.redis.host, REDIS_PORT: String(this.redis.port) };
+  }
+}
