@@ -45,7 +45,8 @@ describe('uplink status, commands and configuration twin', () => {
     const ids = await addReadings(admin, 1, 5);
     backend.holding = true;
     await start({ INTERVAL_SECONDS: '3' });
-    const first = await eventually(() => backend.statuses.find((s) => s.online), 5000, 'the status on connect');
+    // Complete once Redis answers (a status on connect may precede the Redis connection).
+    const first = await eventually(() => backend.statuses.find((s) => s.online && s.backlog !== undefined && s.config_version !== undefined), 8000, 'the status');
     expect(deviceStatus.parse(first)).toEqual(first);
     expect(first).toMatchObject({ v: 1, online: true, backlog: 5, confirmed: null, measuring: true, interval_seconds: 3, config_version: 0 });
     // The device's redis.conf: maxmemory 100mb.

@@ -199,6 +199,25 @@ describe('uplink delivery', () => {
     expect(uplink.logs.find('stream_trimmed').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('continues after a cursor already in Redis, in the original format', async () => {
+    const ids = await addReadings(admin, 1, 10);
+    await admin.set(REDIS_KEY.senderLastId, `(${ids[5]}`);
+    await start();
+    await cursorAt(ids[9]!);
+    expect(backend.allIds()).toEqual(ids.slice(6));
+  });
+
+  it('keeps no confirmed entries with UPLINK_HISTORY=0, and every unconfirmed one', async () => {
+    const ids = await addReadings(admin, 1, 40);
+    await start({ UPLINK_HISTORY: '0' }, { trimEveryMs: 0 });
+    await cursorAt(ids[39]!);
+    await eventually(async () => (await admin.xlen(STREAM_KEY)) === 0, 5000, 'an empty stream');
+    backend.ackPolicy = () => false;
+    const unconfirmed = await addReadings(admin, 41, 5);
+    await eventually(() => backend.batches.length >= 2, 5000, 'the unacknowledged batch');
+    expect((await admin.xrange(STREAM_KEY, '-', '+')).map(([id]) => id)).toEqual(unconfirmed);
+  });
+
   it('forwards unparseable entries raw and keeps going', async () => {
     const before = await addReadings(admin, 1, 2);
     const junk = String(await admin.xadd(STREAM_KEY, '*', 'foo', 'bar'));

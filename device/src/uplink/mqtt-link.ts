@@ -129,14 +129,16 @@ export class MqttLink {
     const maxMs = this.options.reconnectMaxMs ?? 15_000;
     let failures = 0;
     while (!signal.aborted) {
-      const connected = await this.connectOnce(signal);
+      const becameReady = await this.connectOnce(signal);
       if (signal.aborted) break;
-      failures = connected ? 0 : failures + 1;
+      // A connection that never got its subscriptions counts as a failure too, so a broker that
+      // refuses them is not hammered.
+      failures = becameReady ? 0 : failures + 1;
       await clock.sleep(Math.min(maxMs, minMs * 2 ** Math.min(failures, 10)), signal);
     }
   }
 
-  /** One connection, from CONNECT to its close; resolves whether it got connected at all. */
+  /** One connection, from CONNECT to its close; resolves whether it became ready. */
   private connectOnce(signal: AbortSignal): Promise<boolean> {
     const { logger, connection } = this.options;
     const will = this.options.will();
@@ -157,6 +159,7 @@ export class MqttLink {
     (client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.client = client;
     let connected = false;
+    const generationBefore = this.connections;
     return new Promise((resolve) => {
       let closed = false;
       const onClose = () => {
@@ -172,7 +175,7 @@ export class MqttLink {
           logger.warn({ event: 'uplink_disconnected', host: connection.host, port: connection.port, was_ready: wasReady }, 'lost the connection to the broker; reconnecting');
         }
         if (connected) this.options.onDown();
-        resolve(connected);
+        resolve(this.connections !== generationBefore);
       };
       client.on('connect', () => {
         connected = true;

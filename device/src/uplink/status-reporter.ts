@@ -106,6 +106,8 @@ export class StatusReporter {
 
   private dueReason(now: number, intervalMs: number): string | undefined {
     if (now - this.lastPublishedAt >= intervalMs) return 'periodic';
+    // The status on connect went out before Redis answered: complete it once Redis does.
+    if (this.publishedEmpty === undefined && this.options.cursor.ready && now - this.lastPublishedAt >= SETTLE_MS) return 'complete';
     const backlog = this.options.backlog();
     if (backlog === undefined || this.publishedEmpty === undefined || backlog.empty === this.publishedEmpty) return undefined;
     // At most one change-driven status per settle time, so a backlog at the edge cannot flap it.

@@ -60,7 +60,7 @@ export interface UplinkServiceOptions {
 
 /** Commands and desired configurations waiting to be handled; more are dropped (and logged). */
 const MAX_INBOX = 100;
-const RETRY_MS = 5000;
+const RETRY_MS = 1000;
 const ANSWER_TIMEOUT_MS = 5000;
 const INBOX_DRAIN_MS = 2000;
 
@@ -81,6 +81,8 @@ export class UplinkService implements Service {
   private inboxLength = 0;
   private pendingDesired: DesiredConfig | undefined;
   private reportPending = false;
+  /** Twin work failed and was logged; further failures are quiet until it succeeds. */
+  private twinFailing = false;
   private lastReport: ReportedConfig | undefined;
   private readonly onRedisReady = () => this.cursor.markStale();
   private readonly topic: {
@@ -270,8 +272,11 @@ export class UplinkService implements Service {
     try {
       const report = await this.options.twin.applyDesired(desired);
       if (this.pendingDesired === desired) this.pendingDesired = undefined;
+      this.twinFailing = false;
       this.publishReported(report);
     } catch (error) {
+      if (this.twinFailing) return;
+      this.twinFailing = true;
       this.options.logger.warn(
         { event: 'config_apply_failed', version: desired.version, err: { message: (error as Error).message } },
         'could not apply the desired configuration; will retry',
@@ -282,8 +287,11 @@ export class UplinkService implements Service {
   private async publishReport(): Promise<void> {
     try {
       const report = await this.options.twin.report();
+      this.twinFailing = false;
       this.reportPending = !this.publishReported(report);
     } catch (error) {
+      if (this.twinFailing) return;
+      this.twinFailing = true;
       this.options.logger.warn({ event: 'config_report_failed', err: { message: (error as Error).message } }, 'could not read the configuration to report; will retry');
     }
   }
