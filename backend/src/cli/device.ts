@@ -46,13 +46,16 @@ for (let i = 0; i < rest.length; i++) {
   }
 }
 
-let config;
-try {
-  config = parseEnv('device-cli', z.object({ ...mqttEnv, ...topicEnv, DATABASE_URL: z.string().optional() }).superRefine(checkMqttEnv), process.env);
-} catch (error) {
-  if (error instanceof ConfigError) fail(2, error.message);
-  throw error;
+const cliSchema = z.object({ ...mqttEnv, ...topicEnv, DATABASE_URL: z.string().optional() }).superRefine(checkMqttEnv);
+function parseConfig(): z.infer<typeof cliSchema> {
+  try {
+    return parseEnv('device-cli', cliSchema, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(2, error.message);
+    throw error;
+  }
 }
+const config = parseConfig();
 
 const logger = createLogger({ service: 'device-cli', level: 'warn' });
 const db = await openDatabase(parseDatabaseUrl(config.DATABASE_URL), { migrate: false });

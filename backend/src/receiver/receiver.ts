@@ -109,7 +109,11 @@ export class Receiver implements Service {
     void this.process(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).finally(() => {
       this.inFlight--;
       this.waiting.shift()?.();
-      if (this.inFlight === 0) for (const resolve of [...this.idle]) (this.idle.delete(resolve), resolve());
+      if (this.inFlight > 0) return;
+      for (const resolve of [...this.idle]) {
+        this.idle.delete(resolve);
+        resolve();
+      }
     });
     if (this.inFlight < (this.options.maxConcurrent ?? 16)) done();
     else this.waiting.push(() => done());
