@@ -76,6 +76,21 @@ describe('end to end: every recorded reading is stored exactly once', () => {
     expect(report.recorded).toBeGreaterThan(100);
   }, 120_000);
 
+  it('the broker restarts while the receiver is down: what it queued is gone, and devices re-send it', async () => {
+    // The broker's queue for the receiver's persistent session lives in memory; only the end-to-end
+    // acknowledgement (not the broker's PUBACK) saves these readings.
+    const { stack, devices, db } = await system({ devices: ['e2e-10'], interval: 0.02 });
+    await eventually(() => recordedCount(devices[0]!) >= 30, 20_000, 'readings flowing');
+    await stack.receivers[0]!.kill();
+    const before = recordedCount(devices[0]!);
+    await eventually(() => recordedCount(devices[0]!) >= before + 50, 20_000, 'readings while the receiver is down');
+    await stack.broker.kill();
+    await stack.broker.start();
+    await stack.startReceiver({ clientId: 'receiver-1', env: { LOG_LEVEL: 'debug' } });
+    const report = await settleAndCheck(db, devices);
+    expect(report).toMatchObject({ lost: 0, duplicated: 0, corrupted: 0 });
+  }, 120_000);
+
   it('two receivers share one subscription on Mosquitto, and each reading is stored once', async () => {
     const { stack, devices, db } = await system({ devices: ['e2e-5', 'e2e-6', 'e2e-7'], broker: 'mosquitto', receivers: 2, group: 'ingest', interval: 0.02 });
     await eventually(() => devices.every((d) => recordedCount(d) >= 100), 30_000, 'readings flowing');
