@@ -27,6 +27,8 @@ export const hardwareEnv = {
   SIM_ENVIRONMENT: z.string().prefault('room'),
   /** Simulation only: seed for noise and contact bounce. */
   SIM_SEED: env.integer(0, 2 ** 31 - 1).prefault('1'),
+  /** Simulation only: unix socket path where tests reach the simulated hardware (buttons, faults, conditions); unset = none. */
+  SIM_CONTROL_SOCKET: z.string().optional(),
 };
 
 export interface RedisConfig {
@@ -41,6 +43,7 @@ export interface HardwareConfig {
   SENSORS: SensorSpec[];
   SIM_ENVIRONMENT: string;
   SIM_SEED: number;
+  SIM_CONTROL_SOCKET?: string | undefined;
 }
 
 /** The simulated chips to place so that a simulated device has what SENSORS names. */
@@ -49,6 +52,7 @@ export function simulationOf(config: HardwareConfig) {
     chips: config.SENSORS.map((s) => ({ kind: s.kind, busNumber: config.I2C_BUS, address: s.address })),
     seed: config.SIM_SEED,
     environment: config.SIM_ENVIRONMENT,
+    ...(config.SIM_CONTROL_SOCKET === undefined ? {} : { controlSocket: config.SIM_CONTROL_SOCKET }),
   };
 }
 

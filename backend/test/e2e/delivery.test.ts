@@ -1,13 +1,12 @@
 import { systemClock } from '@iot/common/clock';
 import { silentLogger } from '@iot/common/log';
 import { TopicScheme } from '@iot/common/protocol';
-import { BackendStack, SimulatedDevice } from '@iot/simulator/harness';
+import { BackendStack, checkSystem, SimulatedDevice } from '@iot/simulator/harness';
 import { eventually } from '@iot/simulator/testing';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceControl } from '../../src/control/device-control.ts';
-import { settleAndCheck } from './e2e-support.ts';
 
 /**
  * The whole path with real processes: simulated devices (redis-server, sensor, uplink), a broker,
@@ -40,7 +39,7 @@ describe('end to end: every recorded reading is stored exactly once', () => {
   it('readings flow, and a clean stop reaches the database as a shutdown marker', async () => {
     const { devices, db } = await system({ devices: ['e2e-1'] });
     await eventually(() => recordedCount(devices[0]!) >= 60, 20_000, '60 recorded readings');
-    const report = await settleAndCheck(db, devices);
+    const report = await checkSystem(db, devices);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, corrupted: 0, unexpected: 0 });
     expect(report.recorded).toBeGreaterThanOrEqual(60);
     const [boot] = await db.readings.gaps('e2e-1');
@@ -57,7 +56,7 @@ describe('end to end: every recorded reading is stored exactly once', () => {
       const before = devices.map(recordedCount);
       await eventually(() => devices.every((d, i) => recordedCount(d) >= before[i]! + 20), 20_000, 'readings after the restart');
     }
-    const report = await settleAndCheck(db, devices);
+    const report = await checkSystem(db, devices);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, corrupted: 0 });
   }, 120_000);
 
@@ -71,7 +70,7 @@ describe('end to end: every recorded reading is stored exactly once', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       await stack.startReceiver({ clientId: 'receiver-1', env: { LOG_LEVEL: 'debug' } });
     }
-    const report = await settleAndCheck(db, devices);
+    const report = await checkSystem(db, devices);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, corrupted: 0 });
     expect(report.recorded).toBeGreaterThan(100);
   }, 120_000);
@@ -87,14 +86,14 @@ describe('end to end: every recorded reading is stored exactly once', () => {
     await stack.broker.kill();
     await stack.broker.start();
     await stack.startReceiver({ clientId: 'receiver-1', env: { LOG_LEVEL: 'debug' } });
-    const report = await settleAndCheck(db, devices);
+    const report = await checkSystem(db, devices);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, corrupted: 0 });
   }, 120_000);
 
   it('two receivers share one subscription on Mosquitto, and each reading is stored once', async () => {
     const { stack, devices, db } = await system({ devices: ['e2e-5', 'e2e-6', 'e2e-7'], broker: 'mosquitto', receivers: 2, group: 'ingest', interval: 0.02 });
     await eventually(() => devices.every((d) => recordedCount(d) >= 100), 30_000, 'readings flowing');
-    const report = await settleAndCheck(db, devices);
+    const report = await checkSystem(db, devices);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, corrupted: 0 });
     const committed = stack.receivers.map((r) => r.logs().filter((l) => l.event === 'batch_committed').length);
     // Both members of the group did part of the work.

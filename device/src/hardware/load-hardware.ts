@@ -22,4 +22,9 @@ export interface SimulationOptions {
   seed?: number;
   /** What the simulated chips sense: `room`, `daily` or `csv:/path/to/recording.csv` (SIM_ENVIRONMENT). */
   environment?: string;
+  /**
+   * Unix socket on which the simulator serves its control protocol (SIM_CONTROL_SOCKET), so tests
+   * in another process can press buttons and inject faults. None when unset.
+   */
+  controlSocket?: string;
 }

@@ -10,7 +10,7 @@ import { numericFlag, progress } from './stats.ts';
 /**
  * How fast one device's uplink drains a large backlog, and its peak RSS meanwhile.
  *
- *   npm run bench:uplink-drain -- [--readings 1000000]
+ *   npm run bench:uplink-drain -- [--readings 1000000] [--node-options '--max-old-space-size=128 --max-semi-space-size=4']
  *
  * The device's Redis (device redis.conf, but maxmemory raised to 2 GB: a million readings do not
  * fit the device default of 100 MB) is filled with readings, then the uplink process starts and
@@ -20,6 +20,9 @@ import { numericFlag, progress } from './stats.ts';
  * Peak RSS is the uplink process's VmHWM from /proc.
  */
 const total = numericFlag('readings', 1_000_000);
+/** The heap limits the balena app gives the uplink (balena/docker-compose.yml); `--node-options ''` for V8's defaults. */
+const nodeOptionsAt = process.argv.indexOf('--node-options');
+const nodeOptions = nodeOptionsAt < 0 ? '--max-old-space-size=128 --max-semi-space-size=4' : (process.argv[nodeOptionsAt + 1] ?? '');
 const DEVICE = 'drain-1';
 
 const stack = await new BackendStack({ deviceIds: [DEVICE], broker: 'aedes', database: 'mariadb' }).start();
@@ -51,6 +54,7 @@ async function drain(label: string, device: RedisServer): Promise<{ seconds: num
     MQTT_USERNAME: stack.login(DEVICE).username,
     MQTT_PASSWORD: stack.login(DEVICE).password,
     LOG_LEVEL: 'warn',
+    NODE_OPTIONS: nodeOptions,
   });
   const started = Date.now();
   let peakKiB = 0;
@@ -96,7 +100,7 @@ if (stored !== total) throw new Error(`the database gained ${stored} readings, e
 process.stdout.write(
   [
     '',
-    `Uplink drain of ${total} queued readings, one device (node ${process.version})`,
+    `Uplink drain of ${total} queued readings, one device (node ${process.version}, uplink NODE_OPTIONS="${nodeOptions}")`,
     '| set-up | seconds | readings/s | ratio to baseline | uplink peak RSS (MiB) |',
     '| --- | --- | --- | --- | --- |',
     `| baseline: stub receiver acks at once | ${baseline.seconds.toFixed(1)} | ${baseline.rate.toFixed(0)} | 1.000 | ${baseline.peakMiB.toFixed(0)} |`,

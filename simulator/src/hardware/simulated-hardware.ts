@@ -1,6 +1,7 @@
-import type { Hardware, I2cBus, SimulationOptions } from '@iot/device/hardware';
+import type { GpioPin, GpioPinOptions, Hardware, I2cBus, Level, SimulationOptions } from '@iot/device/hardware';
 import { Bme280Model } from '../chips/bme280-model.ts';
 import { Sht31Model } from '../chips/sht31-model.ts';
+import { ControlServer } from '../control/control-server.ts';
 import { AdjustableEnvironment } from '../environment/environment.ts';
 import { environmentFromSpec } from '../environment/environment-spec.ts';
 import { createRandom } from '../random.ts';
@@ -8,20 +9,57 @@ import type { I2cDeviceModel } from './i2c-device-model.ts';
 import { SimGpioController } from './sim-gpio.ts';
 import { SimI2cSegment } from './sim-i2c.ts';
 
+/** A pin some service has open, as the control channel reports it. */
+export interface OpenPinInfo {
+  direction: 'in' | 'out';
+  level: Level;
+}
+
+/**
+ * Simulated GPIO that remembers which pins services opened, so a controller in another process
+ * can refuse to press a button nobody watches (a wrong BUTTON_PIN) and report pin levels.
+ */
+class ObservedGpioController extends SimGpioController {
+  private readonly opened = new Map<number, { handle: GpioPin; direction: 'in' | 'out' }>();
+
+  override async open(options: GpioPinOptions): Promise<GpioPin> {
+    const handle = await super.open(options);
+    this.opened.set(options.pin, { handle, direction: options.direction });
+    return handle;
+  }
+
+  async openedPins(): Promise<Map<number, OpenPinInfo>> {
+    const pins = new Map<number, OpenPinInfo>();
+    for (const [pin, { handle, direction }] of [...this.opened]) {
+      try {
+        pins.set(pin, { direction, level: await handle.read() });
+      } catch {
+        // Reading a closed pin fails: the service let go of it.
+        this.opened.delete(pin);
+      }
+    }
+    return pins;
+  }
+}
+
 /**
  * A whole simulated device's hardware: GPIO lines with buttons, I2C segments with chip models,
  * and the environment those chips sense. Services see only the {@link Hardware} contract; tests
- * and scenarios use the extra handles (buttons, faults, conditions).
+ * and scenarios use the extra handles (buttons, faults, conditions), in-process or through the
+ * control socket.
  */
 export class SimulatedHardware implements Hardware {
   readonly kind = 'sim' as const;
   readonly gpio: SimGpioController;
   readonly environment: AdjustableEnvironment;
+  private readonly observedGpio: ObservedGpioController;
   private readonly segments = new Map<number, SimI2cSegment>();
   private readonly openBuses = new Set<I2cBus>();
+  private control: ControlServer | undefined;
 
   constructor(options: { seed?: number; environment?: AdjustableEnvironment } = {}) {
-    this.gpio = new SimGpioController({ seed: options.seed ?? 1 });
+    this.observedGpio = new ObservedGpioController({ seed: options.seed ?? 1 });
+    this.gpio = this.observedGpio;
     this.environment = options.environment ?? new AdjustableEnvironment();
   }
 
@@ -35,11 +73,30 @@ export class SimulatedHardware implements Hardware {
     return segment;
   }
 
+  /** Buses that exist so far (chips placed on them or opened by a service), ascending. */
+  busNumbers(): number[] {
+    return [...this.segments.keys()].sort((a, b) => a - b);
+  }
+
   /** The chip model at `address` on bus `busNumber`, for injecting faults. */
   chip<T extends I2cDeviceModel>(busNumber: number, address: number): T {
     const model = this.segment(busNumber).device(address);
     if (model === undefined) throw new Error(`no simulated chip at bus ${busNumber}, address 0x${address.toString(16)}`);
     return model as T;
+  }
+
+  /** Pins a service currently has open, with their levels. */
+  openPins(): Promise<Map<number, OpenPinInfo>> {
+    return this.observedGpio.openedPins();
+  }
+
+  /**
+   * Serves the control protocol on the unix socket `socketPath` until {@link close}, so a test
+   * in another process can press buttons and inject faults. Rejects if the socket cannot be bound.
+   */
+  async serveControl(socketPath: string): Promise<void> {
+    if (this.control !== undefined) throw new Error(`simulation control is already served on ${this.control.socketPath}`);
+    this.control = await ControlServer.listen(socketPath, this);
   }
 
   async openI2cBus(busNumber: number): Promise<I2cBus> {
@@ -49,14 +106,19 @@ export class SimulatedHardware implements Hardware {
   }
 
   async close(): Promise<void> {
+    await this.control?.close();
+    this.control = undefined;
     await this.gpio.close();
     await Promise.all([...this.openBuses].map((bus) => bus.close()));
     this.openBuses.clear();
   }
 }
 
-/** Builds simulated hardware from the plain options a device service's config produces. */
-export function createSimulatedHardware(options: SimulationOptions): SimulatedHardware {
+/**
+ * Builds simulated hardware from the plain options a device service's config produces, and
+ * serves the control socket when one is configured (SIM_CONTROL_SOCKET).
+ */
+export async function createSimulatedHardware(options: SimulationOptions): Promise<SimulatedHardware> {
   const seed = options.seed ?? 1;
   const environment = new AdjustableEnvironment(environmentFromSpec(options.environment ?? 'room'));
   const hardware = new SimulatedHardware({ seed, environment });
@@ -66,5 +128,6 @@ export function createSimulatedHardware(options: SimulationOptions): SimulatedHa
     const model = chip.kind === 'sht31' ? new Sht31Model(modelOptions) : new Bme280Model(modelOptions);
     hardware.segment(chip.busNumber).attach(chip.address, model);
   }
+  if (options.controlSocket !== undefined) await hardware.serveControl(options.controlSocket);
   return hardware;
 }

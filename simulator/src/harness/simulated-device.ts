@@ -12,6 +12,12 @@ export interface SimulatedDeviceOptions {
   sensors?: string;
   /** Extra env for the uplink, e.g. UPLINK_ACK_TIMEOUT_SECONDS. */
   uplinkEnv?: Record<string, string>;
+  /** Also run the start/stop button service. */
+  withButton?: boolean;
+  /** BCM pin of the button (default 17). */
+  buttonPin?: number;
+  /** Directory for the simulation control sockets (one per service process); none = no control. */
+  controlDir?: string;
 }
 
 /**
@@ -24,8 +30,10 @@ export class SimulatedDevice {
   readonly redis = new RedisServer();
   sensor: ServiceProcess | undefined;
   uplink: ServiceProcess | undefined;
+  button: ServiceProcess | undefined;
   private readonly sensors: ServiceProcess[] = [];
   private readonly uplinks: ServiceProcess[] = [];
+  private readonly buttons: ServiceProcess[] = [];
   private readonly options: SimulatedDeviceOptions;
 
   constructor(options: SimulatedDeviceOptions) {
@@ -37,12 +45,36 @@ export class SimulatedDevice {
     await this.redis.start();
     this.startSensor();
     this.startUplink();
+    if (this.options.withButton) this.startButton();
     return this;
+  }
+
+  /** The simulation control socket of one of this device's service processes. */
+  controlSocket(service: 'sensor' | 'button'): string | undefined {
+    return this.options.controlDir === undefined ? undefined : `${this.options.controlDir}/${this.id}-${service}.sock`;
+  }
+
+  startButton(): ServiceProcess {
+    this.button = startServiceProcess('startstopbutton', {
+      ...this.redisEnv(),
+      ...this.controlEnv('button'),
+      HARDWARE: 'sim',
+      SENSORS: this.options.sensors ?? 'bme280@0x76',
+      BUTTON_PIN: String(this.options.buttonPin ?? 17),
+    });
+    this.buttons.push(this.button);
+    return this.button;
+  }
+
+  /** Every service process this device ran, restarted ones included. */
+  processes(): ServiceProcess[] {
+    return [...this.sensors, ...this.uplinks, ...this.buttons];
   }
 
   startSensor(): ServiceProcess {
     this.sensor = startServiceProcess('sensor', {
       ...this.redisEnv(),
+      ...this.controlEnv('sensor'),
       HARDWARE: 'sim',
       SENSORS: this.options.sensors ?? 'bme280@0x76',
       INTERVAL_SECONDS: String(this.options.intervalSeconds ?? 0.1),
@@ -97,8 +129,13 @@ export class SimulatedDevice {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([...this.sensors, ...this.uplinks].map((p) => p.kill()));
+    await Promise.all(this.processes().map((p) => p.kill()));
     await this.redis.dispose();
+  }
+
+  private controlEnv(service: 'sensor' | 'button'): Record<string, string> {
+    const socket = this.controlSocket(service);
+    return socket === undefined ? {} : { SIM_CONTROL_SOCKET: socket };
   }
 
   private redisEnv() {

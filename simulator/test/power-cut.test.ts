@@ -1,0 +1,218 @@
+import { statSync, truncateSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AofSizeTracker, currentIncrFile, powerCut } from '../src/faults/power-cut.ts';
+import { RedisServer } from '../src/processes/redis-server.ts';
+import { eventually } from '../src/testing/log-capture.ts';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startRedis(): Promise<RedisServer> {
+  const redis = new RedisServer(); // the device's redis.conf: AOF, appendfsync everysec
+  cleanups.push(() => redis.dispose());
+  return redis.start();
+}
+
+async function startTracker(redis: RedisServer): Promise<AofSizeTracker> {
+  const tracker = await new AofSizeTracker(redis).start();
+  cleanups.push(() => tracker.stop());
+  return tracker;
+}
+
+function client(redis: RedisServer): Redis {
+  const connection = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+  cleanups.push(() => connection.disconnect());
+  return connection;
+}
+
+interface Ack {
+  seq: number;
+  at: number;
+}
+
+/**
+ * XADDs seq 1, 2, 3, ... one after another (each sent only after the previous reply) until Redis
+ * goes away, recording when each was acknowledged: the history a sensor would log.
+ */
+function startWriter(redis: RedisServer): { acks: Ack[]; done: Promise<void> } {
+  const acks: Ack[] = [];
+  // No retries and no offline queue: after the kill every command fails at once.
+  const writer = new Redis({ host: redis.host, port: redis.port, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  writer.on('error', () => {});
+  cleanups.push(() => writer.disconnect());
+  const done = (async () => {
+    await new Promise((resolve) => writer.once('ready', resolve));
+    for (let seq = 1; ; seq++) {
+      try {
+        await writer.xadd('readings', '*', 'seq', String(seq));
+      } catch {
+        return;
+      }
+      acks.push({ seq, at: Date.now() });
+      await sleep(4);
+    }
+  })();
+  return { acks, done };
+}
+
+/** The seq fields in the stream, in stream order. */
+async function storedSeqs(redis: RedisServer): Promise<number[]> {
+  const reader = client(redis);
+  await reader.connect();
+  const entries = await reader.xrange('readings', '-', '+');
+  return entries.map(([, fields]) => Number(fields[1]));
+}
+
+const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe('power cut', () => {
+  it('loses the unsynced last second: older acknowledged writes survive, the newest are gone, Redis restarts', async () => {
+    const redis = await startRedis();
+    const tracker = await startTracker(redis);
+    const writer = startWriter(redis);
+    await sleep(2500);
+
+    const cut = await powerCut(redis, tracker, { lossWindowMs: 1000 });
+    await writer.done;
+    expect(cut.file).toBe(`${redis.dir}/appendonlydir/appendonly.aof.1.incr.aof`);
+    expect(cut.truncatedBytes).toBeGreaterThan(0);
+
+    await redis.start();
+    const seqs = await storedSeqs(redis);
+    const survivors = seqs.length;
+    // The AOF is a log: what survives is a prefix of the history, without holes.
+    expect(seqs).toEqual(oneTo(survivors));
+    const acks = writer.acks;
+    const lastAck = acks.at(-1)!;
+    expect(lastAck.at).toBeGreaterThan(cut.cutAt - 50); // the writer really was writing at the cut
+    // Acknowledged well before the loss window (1 s + 50 ms sampling + slack): on disk.
+    const old = acks.filter((a) => a.at < cut.cutAt - 1200);
+    expect(old.length).toBeGreaterThan(100);
+    expect(survivors).toBeGreaterThanOrEqual(old.at(-1)!.seq);
+    // Sent after the previous one was acknowledged 800 ms before the cut: written after the
+    // sample the truncation went back to, so lost.
+    const late = acks.filter((a) => (acks[a.seq - 2]?.at ?? 0) >= cut.cutAt - 800);
+    expect(late.length).toBeGreaterThan(20);
+    expect(survivors).toBeLessThan(late[0]!.seq);
+
+    // Redis accepts writes after the cut and keeps them across another crash.
+    const after = client(redis);
+    await after.connect();
+    await after.xadd('readings', '*', 'seq', 'after-cut');
+    await redis.kill();
+    await redis.start();
+    const again = client(redis);
+    await again.connect();
+    const last = await again.xrevrange('readings', '+', '-', 'COUNT', 1);
+    expect(last[0]?.[1]).toEqual(['seq', 'after-cut']);
+    expect(await again.xlen('readings')).toBe(survivors + 1);
+  });
+
+  it('control: SIGKILL alone loses nothing that was acknowledged', async () => {
+    const redis = await startRedis();
+    const writer = startWriter(redis);
+    await sleep(1500);
+    await redis.kill();
+    await writer.done;
+    const acknowledged = writer.acks.length;
+    expect(acknowledged).toBeGreaterThan(100);
+
+    await redis.start();
+    const seqs = await storedSeqs(redis);
+    // One XADD may have been executed but not yet answered when the signal hit.
+    expect(seqs.length).toBeGreaterThanOrEqual(acknowledged);
+    expect(seqs.length).toBeLessThanOrEqual(acknowledged + 1);
+    expect(seqs).toEqual(oneTo(seqs.length));
+  });
+
+  it('follows an AOF rewrite to the new incremental file, and a cut reaching before it empties that file', async () => {
+    const redis = await startRedis();
+    const tracker = await startTracker(redis);
+    const admin = client(redis);
+    await admin.connect();
+    for (let seq = 1; seq <= 50; seq++) await admin.xadd('readings', '*', 'seq', String(seq));
+    await sleep(100);
+    const beforeRewrite = Date.now();
+    await admin.bgrewriteaof();
+    const secondFile = `${redis.dir}/appendonlydir/appendonly.aof.2.incr.aof`;
+    await eventually(() => tracker.samples.at(-1)?.file === secondFile, 5000, 'the tracker to follow the rewrite');
+    await eventually(async () => (await admin.info('persistence')).includes('aof_rewrite_in_progress:0'), 5000, 'the rewrite to finish');
+    for (let seq = 51; seq <= 60; seq++) await admin.xadd('readings', '*', 'seq', String(seq));
+    await eventually(() => (tracker.samples.at(-1)?.size ?? 0) > 0, 2000, 'a sample of the grown file');
+    expect(tracker.sizeAt(beforeRewrite)?.file).toBe(`${redis.dir}/appendonlydir/appendonly.aof.1.incr.aof`);
+
+    const cut = await powerCut(redis, tracker, { lossWindowMs: Date.now() - beforeRewrite + 50 });
+    expect(cut.file).toBe(secondFile);
+    expect(cut.truncatedBytes).toBeGreaterThan(10 * 'seq'.length);
+
+    await redis.start();
+    // The rewrite's base holds everything up to it; the writes after it were all unsynced.
+    expect(await storedSeqs(redis)).toEqual(oneTo(50));
+  });
+
+  it('relies on Redis 7 loading an AOF whose last command was cut short (aof-load-truncated yes)', async () => {
+    const redis = await startRedis();
+    const admin = client(redis);
+    await admin.connect();
+    for (let seq = 1; seq <= 5; seq++) await admin.xadd('readings', '*', 'seq', String(seq));
+    await redis.kill();
+    const file = `${redis.dir}/appendonlydir/appendonly.aof.1.incr.aof`;
+    truncateSync(file, statSync(file).size - 5); // in the middle of the fifth XADD
+    await redis.start();
+    expect(await storedSeqs(redis)).toEqual(oneTo(4));
+    const after = client(redis);
+    await after.connect();
+    await after.xadd('readings', '*', 'seq', '6');
+    await redis.kill();
+    await redis.start();
+    expect(await storedSeqs(redis)).toEqual([1, 2, 3, 4, 6]);
+  });
+
+  it('refuses to cut when the tracker cannot see back over the loss window, and leaves Redis running', async () => {
+    const redis = await startRedis();
+    const tracker = await startTracker(redis);
+    await expect(powerCut(redis, tracker, { lossWindowMs: 1000 })).rejects.toThrow(/no sample from 1000 ms ago/);
+    expect(redis.running).toBe(true);
+  });
+});
+
+describe('AofSizeTracker', () => {
+  it('reads the current incremental file as the last `type i` entry of a Redis 7 manifest', () => {
+    const manifest = [
+      'file appendonly.aof.3.base.rdb seq 3 type b',
+      'file appendonly.aof.5.incr.aof seq 5 type h',
+      'file appendonly.aof.6.incr.aof seq 6 type i',
+      'file appendonly.aof.7.incr.aof seq 7 type i',
+      '',
+    ].join('\n');
+    expect(currentIncrFile(manifest)).toBe('appendonly.aof.7.incr.aof');
+    expect(currentIncrFile('file "my aof.1.incr.aof" seq 1 type i\n')).toBe('my aof.1.incr.aof');
+    expect(currentIncrFile('file appendonly.aof.1.base.rdb seq 1 type b\n')).toBeUndefined();
+  });
+
+  it('samples the growing file and answers sizeAt with the newest sample not after the time asked', async () => {
+    const redis = await startRedis();
+    const started = Date.now();
+    const tracker = await startTracker(redis);
+    const admin = client(redis);
+    await admin.connect();
+    await sleep(200);
+    const beforeWrite = Date.now();
+    const sizeBefore = tracker.sizeAt(beforeWrite)!.size;
+    // RESP: "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n" (26) + 100 bytes + "\r\n" = 128, plus the 23-byte
+    // "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n" Redis puts before the first write to a db in this AOF.
+    await admin.set('k', 'v'.repeat(100));
+    await eventually(() => tracker.samples.at(-1)!.at > Date.now() - 40 && tracker.samples.at(-1)!.size > sizeBefore, 2000, 'a new sample');
+    const grown = tracker.samples.at(-1)!.size - sizeBefore;
+    expect([128, 128 + 23]).toContain(grown);
+    expect(tracker.sizeAt(beforeWrite)!.size).toBe(sizeBefore);
+    expect(tracker.sizeAt(started - 1)).toBeUndefined();
+    const gaps = tracker.samples.slice(1).map((s, i) => s.at - tracker.samples[i]!.at);
+    expect(Math.max(...gaps)).toBeLessThan(200);
+    expect(gaps.length).toBeGreaterThan(3);
+  });
+});
