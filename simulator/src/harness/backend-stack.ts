@@ -17,6 +17,10 @@ export interface BackendStackOptions {
   /** Devices that get MQTT credentials. */
   deviceIds: readonly string[];
   maxPayloadBytes?: number;
+  /** Use this database instead of starting one (e.g. DATABASE_URL of `npm start`). */
+  databaseUrl?: string;
+  /** Service logs go here (default: the stack's temp dir). */
+  logDir?: string;
 }
 
 /**
@@ -25,7 +29,8 @@ export interface BackendStackOptions {
  * receivers. Everything lives in one temp dir and goes away with {@link dispose}.
  */
 export class BackendStack {
-  readonly options: Required<Omit<BackendStackOptions, 'maxPayloadBytes'>> & { maxPayloadBytes: number };
+  readonly options: Required<Omit<BackendStackOptions, 'maxPayloadBytes' | 'databaseUrl' | 'logDir'>> &
+    Pick<BackendStackOptions, 'databaseUrl' | 'logDir'> & { maxPayloadBytes: number };
   readonly receivers: ServiceProcess[] = [];
   credentials!: Credentials;
   broker!: Broker;
@@ -38,13 +43,20 @@ export class BackendStack {
     this.options = { broker: 'aedes', database: 'mariadb', maxPayloadBytes: 256 * 1024, ...options };
   }
 
+  /** Where the services' logs are written. */
+  get logDir(): string {
+    return this.options.logDir ?? this.dir.path;
+  }
+
   get brokerPort(): number {
     return this.broker.port;
   }
 
   async start(): Promise<this> {
     this.credentials = await Credentials.create(this.dir.path, this.options.deviceIds);
-    if (this.options.database === 'mariadb') {
+    if (this.options.databaseUrl !== undefined) {
+      this.databaseUrl = this.options.databaseUrl;
+    } else if (this.options.database === 'mariadb') {
       this.mariadb = new MariaDbServer();
       await this.mariadb.start();
       this.databaseUrl = this.mariadb.url;
@@ -73,7 +85,7 @@ export class BackendStack {
         ...(options.group === undefined ? {} : { RECEIVER_SHARED_GROUP: options.group }),
         ...options.env,
       },
-      { logFile: `${this.dir.path}/receiver-${this.receivers.length + 1}.log` },
+      { logFile: `${this.logDir}/receiver-${this.receivers.length + 1}.log` },
     );
     this.receivers.push(receiver);
     await receiver.waitForLog((r) => r.event === 'receiver_subscribed', 30_000, 'the receiver to subscribe');
@@ -104,7 +116,7 @@ export class BackendStack {
     if (this.options.broker === 'aedes') {
       const broker = new BrokerProcess({
         env: { MQTT_CREDENTIALS_FILE: this.credentials.file, MQTT_MAX_PAYLOAD_BYTES: String(this.options.maxPayloadBytes) },
-        logFile: `${this.dir.path}/broker.log`,
+        logFile: `${this.logDir}/broker.log`,
       });
       return broker.start();
     }

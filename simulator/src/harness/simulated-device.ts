@@ -18,6 +18,14 @@ export interface SimulatedDeviceOptions {
   buttonPin?: number;
   /** Directory for the simulation control sockets (one per service process); none = no control. */
   controlDir?: string;
+  /**
+   * `separate` (default): sensor, uplink (and button) as their own processes, as containers on a
+   * Pi. `all-in-one`: one process with all services, lighter for a fleet on a laptop.
+   */
+  mode?: 'separate' | 'all-in-one';
+  /** What the chips sense (SIM_ENVIRONMENT), e.g. `daily:600`. */
+  environment?: string;
+  logDir?: string;
 }
 
 /**
@@ -43,6 +51,16 @@ export class SimulatedDevice {
 
   async start(): Promise<this> {
     await this.redis.start();
+    if (this.options.mode === 'all-in-one') {
+      this.sensor = startServiceProcess(
+        'device-all-in-one',
+        { ...this.sensorEnv(), ...this.uplinkEnv(), BUTTON_PIN: String(this.options.buttonPin ?? 17) },
+        this.options.logDir === undefined ? {} : { logFile: `${this.options.logDir}/${this.id}.log` },
+      );
+      this.uplink = this.sensor;
+      this.sensors.push(this.sensor);
+      return this;
+    }
     this.startSensor();
     this.startUplink();
     if (this.options.withButton) this.startButton();
@@ -68,34 +86,17 @@ export class SimulatedDevice {
 
   /** Every service process this device ran, restarted ones included. */
   processes(): ServiceProcess[] {
-    return [...this.sensors, ...this.uplinks, ...this.buttons];
+    return [...new Set([...this.sensors, ...this.uplinks, ...this.buttons])];
   }
 
   startSensor(): ServiceProcess {
-    this.sensor = startServiceProcess('sensor', {
-      ...this.redisEnv(),
-      ...this.controlEnv('sensor'),
-      HARDWARE: 'sim',
-      SENSORS: this.options.sensors ?? 'bme280@0x76',
-      INTERVAL_SECONDS: String(this.options.intervalSeconds ?? 0.1),
-    });
+    this.sensor = startServiceProcess('sensor', this.sensorEnv());
     this.sensors.push(this.sensor);
     return this.sensor;
   }
 
   startUplink(): ServiceProcess {
-    this.uplink = startServiceProcess('mqtthandler', {
-      ...this.redisEnv(),
-      HARDWARE: 'sim',
-      BALENA_DEVICE_UUID: this.id,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(this.options.mqtt.port),
-      MQTT_USERNAME: this.options.mqtt.login.username,
-      MQTT_PASSWORD: this.options.mqtt.login.password,
-      UPLINK_ACK_TIMEOUT_SECONDS: '2',
-      UPLINK_STATUS_SECONDS: '5',
-      ...this.options.uplinkEnv,
-    });
+    this.uplink = startServiceProcess('mqtthandler', this.uplinkEnv());
     this.uplinks.push(this.uplink);
     return this.uplink;
   }
@@ -131,6 +132,32 @@ export class SimulatedDevice {
   async dispose(): Promise<void> {
     await Promise.all(this.processes().map((p) => p.kill()));
     await this.redis.dispose();
+  }
+
+  private sensorEnv(): Record<string, string> {
+    return {
+      ...this.redisEnv(),
+      ...this.controlEnv('sensor'),
+      HARDWARE: 'sim',
+      SENSORS: this.options.sensors ?? 'bme280@0x76',
+      INTERVAL_SECONDS: String(this.options.intervalSeconds ?? 0.1),
+      ...(this.options.environment === undefined ? {} : { SIM_ENVIRONMENT: this.options.environment }),
+    };
+  }
+
+  private uplinkEnv(): Record<string, string> {
+    return {
+      ...this.redisEnv(),
+      HARDWARE: 'sim',
+      BALENA_DEVICE_UUID: this.id,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(this.options.mqtt.port),
+      MQTT_USERNAME: this.options.mqtt.login.username,
+      MQTT_PASSWORD: this.options.mqtt.login.password,
+      UPLINK_ACK_TIMEOUT_SECONDS: '2',
+      UPLINK_STATUS_SECONDS: '5',
+      ...this.options.uplinkEnv,
+    };
   }
 
   private controlEnv(service: 'sensor' | 'button'): Record<string, string> {

@@ -1,90 +1,115 @@
-import { createLogger } from '@iot/common/log';
-import { REDIS_KEY } from '@iot/device/redis-keys';
-import { Redis } from 'ioredis';
-import { RedisServer } from '../processes/redis-server.ts';
-import { startServiceProcess } from '../processes/service-process.ts';
-import { makeTempDir } from '../processes/temp-dir.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackendStack } from '../harness/backend-stack.ts';
+import { SimulatedDevice } from '../harness/simulated-device.ts';
 
 /**
- * `npm start`: one simulated device on this machine. Starts a private redis-server (device
- * redis.conf, free port, temp dir) and the all-in-one device process on simulated hardware, says
- * where everything is, reports progress, and stops it all on Ctrl+C.
- *
- * Until the harness issue, this is the whole simulated system; the backend joins it later.
+ * `npm start`: a complete simulated system on this machine, from embedded defaults.
+ *   DEVICES (3) simulated devices, each its own redis-server and one all-in-one device process
+ *   (sensor, start/stop button, uplink) on simulated BME280 + SHT31; the aedes broker; a receiver
+ *   on SQLite, or on MariaDB when DATABASE_URL is set.
+ * It says where everything is, reports progress, and Ctrl+C stops it all.
  */
-const log = createLogger({ service: 'start' });
-const run = makeTempDir('start');
-const redis = new RedisServer({ dir: run.path });
+const deviceCount = Number(process.env.DEVICES ?? 3);
+if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > 50) fail('DEVICES must be a whole number from 1 to 50');
+requireBinary('redis-server', 'redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)');
+
+const runDir = join(tmpdir(), `iot-start-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+mkdirSync(runDir, { recursive: true });
+const ids = Array.from({ length: deviceCount }, (_, i) => `sim-${i + 1}`);
+const stack = new BackendStack({
+  deviceIds: ids,
+  broker: 'aedes',
+  database: 'sqlite',
+  logDir: runDir,
+  ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+});
+const devices: SimulatedDevice[] = [];
+
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    clearInterval(progressTimer);
+    process.stdout.write('\nStopping: devices first (clean-shutdown markers), then receiver, broker and database.\n');
+    await Promise.all(devices.map(async (d) => d.sensor?.stop('SIGTERM')));
+    await Promise.all(devices.map((d) => d.dispose()));
+    await stack.dispose();
+    process.stdout.write(`Logs kept in ${runDir}\n`);
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+let progressTimer: ReturnType<typeof setInterval> | undefined;
 
 try {
-  await redis.start();
+  process.stdout.write(`Starting the backend (aedes, receiver, ${process.env.DATABASE_URL ? 'MariaDB from DATABASE_URL' : 'SQLite'})...\n`);
+  await stack.start();
+  await stack.startReceiver();
+  process.stdout.write(`Starting ${deviceCount} simulated devices...\n`);
+  for (const id of ids) {
+    const device = new SimulatedDevice({
+      id,
+      mode: 'all-in-one',
+      mqtt: { port: stack.brokerPort, login: stack.login(id) },
+      intervalSeconds: Number(process.env.INTERVAL_SECONDS ?? 2),
+      sensors: process.env.SENSORS ?? 'bme280@0x76,sht31@0x44:outdoor',
+      environment: process.env.SIM_ENVIRONMENT ?? 'daily:600',
+      logDir: runDir,
+    });
+    devices.push(device);
+    await device.start();
+  }
 } catch (error) {
-  log.fatal({ err: { message: (error as Error).message } }, 'could not start redis-server');
-  process.stderr.write(`\n${(error as Error).message}\n`);
-  run.remove();
-  process.exit(1);
+  process.stderr.write(`\nCould not start the system: ${(error as Error).message}\n`);
+  await stop(1);
 }
 
-const deviceLog = `${run.path}/device.log`;
-const device = startServiceProcess(
-  'device-all-in-one',
-  {
-    HARDWARE: 'sim',
-    REDIS_HOST: redis.host,
-    REDIS_PORT: String(redis.port),
-    SENSORS: process.env.SENSORS ?? 'bme280@0x76,sht31@0x44:outdoor',
-    INTERVAL_SECONDS: process.env.INTERVAL_SECONDS ?? '2',
-    SIM_ENVIRONMENT: process.env.SIM_ENVIRONMENT ?? 'daily:600',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-  },
-  { logFile: deviceLog },
-);
-
-const cli = `redis-cli -p ${redis.port}`;
+const operator = stack.login('operator');
+const env = `MQTT_PORT=${stack.brokerPort} MQTT_USERNAME=${operator.username} MQTT_PASSWORD=${operator.password} DATABASE_URL=${stack.databaseUrl}`;
 process.stdout.write(`
-Simulated device running.
-  Redis         ${redis.host}:${redis.port}  (data in ${run.path})
-  Device        pid ${device.pid}, all services in one process, simulated BME280 + SHT31
-  Device log    ${deviceLog}  (one JSON line per event)
+Simulated system running.
+  Broker      mqtt://127.0.0.1:${stack.brokerPort}   (aedes; users in ${stack.credentials.file})
+  Database    ${stack.databaseUrl}
+  Logs        ${runDir}   (JSON lines: broker.log, receiver-1.log, <device>.log)
+  Devices
+${devices.map((d) => `    ${d.id}   Redis 127.0.0.1:${d.redis.port}   pid ${d.sensor?.pid}`).join('\n')}
 
 Try:
-  ${cli} XREVRANGE ${REDIS_KEY.values} + - COUNT 3     latest readings
-  ${cli} SET ${REDIS_KEY.measurementInterval} 0.5       measure twice a second
-  ${cli} SET ${REDIS_KEY.measurementEnabled} 0          stop measuring (1 resumes)
+  redis-cli -p ${devices[0]!.redis.port} XREVRANGE measurement:values + - COUNT 3
+  ${env} \\
+    node backend/src/cli/device.ts command sim-1 set_interval seconds=0.5
+  ${env} \\
+    node backend/src/cli/device.ts config sim-2 measurement:enabled=0
 
 Ctrl+C stops everything.
 
 `);
 
-const watcher = new Redis({ host: redis.host, port: redis.port });
-const progress = setInterval(async () => {
+const db = await stack.database();
+progressTimer = setInterval(async () => {
   try {
-    const [entries, enabled] = await Promise.all([watcher.xlen(REDIS_KEY.values), watcher.get(REDIS_KEY.measurementEnabled)]);
-    const latest = device.logs().findLast((r) => r.event === 'reading_recorded');
-    const values = latest === undefined ? 'none yet' : JSON.stringify(latest.values);
-    process.stdout.write(`[${new Date().toISOString()}] stream entries: ${entries}, measuring: ${enabled === '0' ? 'off' : 'on'}, latest: ${values}\n`);
+    const parts = await Promise.all(
+      devices.map(async (d) => `${d.id} ${d.history().length} recorded / ${await db.readings.countReadings(d.id)} stored`),
+    );
+    process.stdout.write(`[${new Date().toISOString()}] ${parts.join(', ')}\n`);
   } catch (error) {
     process.stdout.write(`progress unavailable: ${(error as Error).message}\n`);
   }
-}, 5000);
+}, 10_000);
 
-let stopping = false;
-async function stop(code: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  clearInterval(progress);
-  process.stdout.write('\nStopping: device (writes its clean-shutdown marker), then Redis.\n');
-  await device.stop('SIGTERM');
-  watcher.disconnect();
-  await redis.stop();
-  run.remove();
-  process.exit(code);
+function requireBinary(name: string, hint: string): void {
+  try {
+    execFileSync(name, ['--version'], { stdio: 'ignore' });
+  } catch {
+    fail(`${name} was not found on PATH. Install ${hint}. (A Docker-based fallback is not built in.)`);
+  }
 }
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
 
-const exit = await device.exited;
-if (!stopping) {
-  process.stderr.write(`\nThe device process exited unexpectedly (${JSON.stringify(exit)}):\n${device.tail()}\n`);
-  await stop(1);
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
 }
