@@ -19,7 +19,7 @@ Feature: Faults on the way from the device to the database
   Scenario: A device loses power
     Given a system with aedes and 1 simulated device measuring every 0.02 seconds
     And the power of device "dev-1" can be cut
-    When every device has recorded 100 readings
+    When every device has recorded 250 readings
     And device "dev-1" loses power and boots again
     And every device has recorded 30 more readings
     Then at most the readings of the last 2 seconds before the power cut are lost
