@@ -1,17 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findFreePort } from './free-port.ts';
+import { LocalServer, type LocalServerOptions } from './local-server.ts';
 import { ManagedProcess } from './managed-process.ts';
-import { makeTempDir } from './temp-dir.ts';
 
-export interface MariaDbServerOptions {
-  /** Directory for the datadir, socket and log; a fresh temp dir when omitted. Reuse one to restart with the same data. */
-  dir?: string;
-  /** Port; a free one when omitted. Never 3306, which belongs to the machine's own MariaDB. */
-  port?: number;
+/** `dir` holds the datadir, socket and log; `port` is never 3306, the machine's own MariaDB's. */
+export interface MariaDbServerOptions extends LocalServerOptions {
   /** Database created after start-up (`CREATE DATABASE IF NOT EXISTS`); `iot` by default. */
   database?: string;
   /** Extra `mariadbd` options, e.g. `['--max-connections=20']`. */
@@ -48,42 +44,19 @@ async function connect(options: { host: string; port: number; connectTimeout: nu
  * starts in well under a second. Never touches the machine's MariaDB on 3306. `kill()` + `start()`
  * on the same handle simulates a crash and restart: same datadir, same port, InnoDB recovers.
  */
-export class MariaDbServer {
-  readonly host = '127.0.0.1';
-  readonly dir: string;
+export class MariaDbServer extends LocalServer {
   readonly database: string;
-  private portNumber: number | undefined;
-  private process: ManagedProcess | undefined;
-  private readonly removeDir: (() => void) | undefined;
+  protected readonly displayName = 'mariadbd';
+  /** InnoDB flushes at a clean stop; give it time. */
+  protected override readonly stopTimeoutMs = 30_000;
   private readonly options: MariaDbServerOptions;
 
   constructor(options: MariaDbServerOptions = {}) {
-    this.options = options;
     if (options.port === 3306) throw new Error('MariaDbServer must not use port 3306 (the machine may run its own MariaDB there)');
+    super('mariadb', options);
+    this.options = options;
     this.database = options.database ?? 'iot';
     if (!/^[A-Za-z0-9_]{1,64}$/.test(this.database)) throw new Error(`invalid database name ${JSON.stringify(this.database)}`);
-    if (options.dir === undefined) {
-      const temp = makeTempDir('mariadb');
-      this.dir = temp.path;
-      this.removeDir = temp.remove;
-    } else {
-      this.dir = options.dir;
-      this.removeDir = undefined;
-    }
-    this.portNumber = options.port;
-  }
-
-  get port(): number {
-    if (this.portNumber === undefined) throw new Error('mariadbd has not been started');
-    return this.portNumber;
-  }
-
-  get pid(): number | undefined {
-    return this.process?.pid;
-  }
-
-  get running(): boolean {
-    return this.process?.running ?? false;
   }
 
   get dataDir(): string {
@@ -100,60 +73,27 @@ export class MariaDbServer {
   }
 
   /** Starts (or restarts) the server, keeping the same port and datadir once chosen. */
-  async start(): Promise<this> {
-    if (this.running) return this;
-    if (!existsSync(this.dataDir)) execFileSync('cp', ['-a', templateDataDir(), this.dataDir]);
-    for (let attempt = 1; ; attempt++) {
-      const port = this.portNumber ?? (await findFreePort());
-      const proc = this.spawn(port);
-      try {
-        await waitUntilReady(this.host, port, proc, this.options.readyTimeoutMs ?? 30_000);
-        await this.createDatabaseOn(port, this.database);
-        this.portNumber = port;
-        this.process = proc;
-        return this;
-      } catch (error) {
-        await proc.kill();
-        // A port taken between probing and binding: try another, unless the caller fixed it or
-        // a crash-restart must keep it.
-        const portTaken = /Address already in use|Bind on TCP\/IP port/.test(proc.tail(40));
-        if (!portTaken || this.portNumber !== undefined || attempt >= 5) throw error;
-      }
-    }
+  override async start(): Promise<this> {
+    if (!this.running && !existsSync(this.dataDir)) execFileSync('cp', ['-a', templateDataDir(), this.dataDir]);
+    return super.start();
   }
 
-  /** Clean shutdown (SIGTERM: mariadbd flushes InnoDB and exits). */
-  async stop(): Promise<void> {
-    await this.process?.stop('SIGTERM', 30_000);
+  protected async ready(port: number, proc: ManagedProcess): Promise<void> {
+    await waitUntilReady(this.host, port, proc, this.options.readyTimeoutMs ?? 30_000);
+    await this.createDatabaseOn(port, this.database);
   }
 
-  /** SIGKILL, as in a crash; InnoDB recovers from its redo log on the next start. */
-  async kill(): Promise<void> {
-    await this.process?.kill();
+  protected portTaken(output: string): boolean {
+    return /Address already in use|Bind on TCP\/IP port/.test(output);
   }
 
-  /** SIGSTOP: the server keeps its sockets open but answers nothing. */
-  freeze(): void {
-    this.process?.freeze();
+  private tmpDir(): string {
+    const dir = join(this.dir, 'tmp');
+    mkdirSync(dir, { recursive: true });
+    return dir;
   }
 
-  thaw(): void {
-    this.process?.thaw();
-  }
-
-  /** Kills the server and deletes its directory if this handle created it. */
-  async dispose(): Promise<void> {
-    if (this.process?.running) this.process.thaw();
-    await this.process?.kill();
-    this.removeDir?.();
-  }
-
-  /** The server's own log, for failure messages. */
-  output(): string {
-    return this.process?.tail(40) ?? '';
-  }
-
-  private spawn(port: number): ManagedProcess {
+  protected spawn(port: number): ManagedProcess {
     const args = [
       '--no-defaults',
       `--datadir=${this.dataDir}`,
@@ -161,6 +101,9 @@ export class MariaDbServer {
       `--bind-address=${this.host}`,
       `--socket=${this.socketPath}`,
       `--pid-file=${join(this.dir, 'mysqld.pid')}`,
+      // A private tmpdir: mariadbd deletes leftover `#sql*` files in its tmpdir at start-up, which
+      // in a shared /tmp would be the live temporary tables of another test server.
+      `--tmpdir=${this.tmpDir()}`,
       ...USER_ARGS,
       '--skip-name-resolve',
       '--character-set-server=utf8mb4',
@@ -221,7 +164,11 @@ export function templateDataDir(): string {
     try {
       const dataDir = join(work, 'data');
       try {
-        execFileSync('mariadb-install-db', [...initArgs, `--datadir=${dataDir}`], { cwd: work, stdio: 'pipe' });
+        // Its own tmpdir: the bootstrap server's temporary tables of two racing initialisations
+        // would otherwise share TMPDIR (seen failing as "Unknown table 'mysql.tmp_user_sys'").
+        const tmp = join(work, 'tmp');
+        mkdirSync(tmp);
+        execFileSync('mariadb-install-db', [...initArgs, `--datadir=${dataDir}`, `--tmpdir=${tmp}`], { cwd: work, stdio: 'pipe' });
       } catch (error) {
         const output = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
         throw new Error(`mariadb-install-db failed: ${error instanceof Error ? error.message : String(error)}\n${output}`);

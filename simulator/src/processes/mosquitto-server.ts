@@ -1,9 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Broker } from './broker-process.ts';
-import { findFreePort } from './free-port.ts';
+import { LocalServer } from './local-server.ts';
 import { ManagedProcess } from './managed-process.ts';
-import { makeTempDir } from './temp-dir.ts';
 
 export interface MosquittoServerOptions {
   /** Port; a free one when omitted. */
@@ -24,84 +23,32 @@ const DEFAULT_CONF = ['allow_anonymous true', 'persistence false', ''].join('\n'
  * A real Mosquitto 2.x on loopback, in its own temp directory. Never touches a broker on the
  * standard port. `kill()` + `start()` restarts on the same port.
  */
-export class MosquittoServer implements Broker {
-  readonly host = '127.0.0.1';
-  readonly dir: string;
-  private readonly removeDir: () => void;
+export class MosquittoServer extends LocalServer implements Broker {
+  protected readonly displayName = 'mosquitto';
   private readonly options: MosquittoServerOptions;
-  private portNumber: number | undefined;
-  private proc: ManagedProcess | undefined;
 
   constructor(options: MosquittoServerOptions = {}) {
+    super('mosquitto', { ...(options.port === undefined ? {} : { port: options.port }) });
     this.options = options;
-    const temp = makeTempDir('mosquitto');
-    this.dir = temp.path;
-    this.removeDir = temp.remove;
-    this.portNumber = options.port;
-  }
-
-  get port(): number {
-    if (this.portNumber === undefined || this.proc === undefined) throw new Error('mosquitto has not been started');
-    return this.portNumber;
   }
 
   get url(): string {
     return `mqtt://${this.host}:${this.port}`;
   }
 
-  get running(): boolean {
-    return this.proc?.running ?? false;
+  protected spawn(port: number): ManagedProcess {
+    const confPath = join(this.dir, 'mosquitto-under-test.conf');
+    writeFileSync(confPath, this.conf(port));
+    return new ManagedProcess({ name: `mosquitto:${port}`, command: findMosquitto(), args: ['-c', confPath], cwd: this.dir, logFile: join(this.dir, 'mosquitto.log') });
   }
 
-  get pid(): number | undefined {
-    return this.proc?.pid;
+  /** Mosquitto logs "mosquitto version X running" once its listeners are open. */
+  protected async ready(_port: number, proc: ManagedProcess): Promise<void> {
+    await proc.waitForLine((line) => / running$/.test(line), this.options.readyTimeoutMs ?? 15_000);
   }
 
-  async start(): Promise<this> {
-    const command = findMosquitto();
-    for (let attempt = 1; ; attempt++) {
-      const port = this.portNumber ?? (await findFreePort());
-      const confPath = join(this.dir, 'mosquitto-under-test.conf');
-      writeFileSync(confPath, this.conf(port));
-      const proc = new ManagedProcess({ name: `mosquitto:${port}`, command, args: ['-c', confPath], cwd: this.dir, logFile: join(this.dir, 'mosquitto.log') });
-      try {
-        // Mosquitto logs "mosquitto version X running" once its listeners are open.
-        await proc.waitForLine((line) => / running$/.test(line), this.options.readyTimeoutMs ?? 15_000);
-        this.portNumber = port;
-        this.proc = proc;
-        return this;
-      } catch (error) {
-        await proc.kill();
-        const portTaken = proc.tail().includes('Address already in use');
-        if (!portTaken || this.options.port !== undefined || this.proc !== undefined || attempt >= 5) throw error;
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    await this.proc?.stop('SIGTERM');
-  }
-
-  async kill(): Promise<void> {
-    await this.proc?.kill();
-  }
-
-  freeze(): void {
-    this.proc?.freeze();
-  }
-
-  thaw(): void {
-    this.proc?.thaw();
-  }
-
-  async dispose(): Promise<void> {
-    await this.proc?.kill();
-    this.removeDir();
-  }
-
-  /** Mosquitto's own log, for failure messages. */
-  output(): string {
-    return this.proc?.tail(40) ?? '';
+  protected portTaken(output: string): boolean {
+    return output.includes('Address already in use');
   }
 
   private conf(port: number): string {

@@ -3,18 +3,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFreePort } from './free-port.ts';
+import { LocalServer, type LocalServerOptions } from './local-server.ts';
 import { ManagedProcess } from './managed-process.ts';
-import { makeTempDir } from './temp-dir.ts';
 
 /** The redis.conf every device runs; tests use it so they exercise the shipped settings. */
 export const DEVICE_REDIS_CONF = fileURLToPath(new URL('../../../device/redis/redis.conf', import.meta.url));
 
-export interface RedisServerOptions {
-  /** Data directory; a fresh temp dir when omitted. Reuse one to restart with the same data. */
-  dir?: string;
-  /** Port; a free one when omitted. */
-  port?: number;
+export interface RedisServerOptions extends LocalServerOptions {
   /** Base config file; the device's redis.conf by default. */
   configFile?: string;
   /** Directives that replace the config file's, e.g. `{ maxmemory: '2mb' }`. */
@@ -27,90 +22,29 @@ export interface RedisServerOptions {
  * Never touches a Redis on the standard port. `kill()` + `start()` on the same handle simulates a
  * crash and restart with the data on disk.
  */
-export class RedisServer {
-  readonly host = '127.0.0.1';
-  readonly dir: string;
-  private portNumber: number | undefined;
-  private process: ManagedProcess | undefined;
-  private readonly removeDir: (() => void) | undefined;
+export class RedisServer extends LocalServer {
+  protected readonly displayName = 'redis-server';
   private readonly options: RedisServerOptions;
 
   constructor(options: RedisServerOptions = {}) {
+    super('redis', options);
     this.options = options;
-    if (options.dir === undefined) {
-      const temp = makeTempDir('redis');
-      this.dir = temp.path;
-      this.removeDir = temp.remove;
-    } else {
-      this.dir = options.dir;
-      this.removeDir = undefined;
-    }
-    this.portNumber = options.port;
   }
 
-  get port(): number {
-    if (this.portNumber === undefined) throw new Error('redis-server has not been started');
-    return this.portNumber;
-  }
-
-  get pid(): number | undefined {
-    return this.process?.pid;
-  }
-
-  get running(): boolean {
-    return this.process?.running ?? false;
-  }
-
-  /** Starts (or restarts) the server, keeping the same port once one was chosen. */
-  async start(): Promise<this> {
+  override async start(): Promise<this> {
     assertRedisInstalled();
-    for (let attempt = 1; ; attempt++) {
-      const port = this.portNumber ?? (await findFreePort());
-      const proc = this.spawn(port);
-      try {
-        await waitUntilReady(this.host, port, proc, this.options.readyTimeoutMs ?? 15_000);
-        this.portNumber = port;
-        this.process = proc;
-        return this;
-      } catch (error) {
-        await proc.kill();
-        // A port taken between probing and binding: try another, unless the caller fixed it.
-        const portTaken = proc.tail().includes('Address already in use');
-        if (!portTaken || this.options.port !== undefined || attempt >= 5) throw error;
-      }
-    }
+    return super.start();
   }
 
-  /** Clean shutdown (SIGTERM: redis-server writes its data and exits). */
-  async stop(): Promise<void> {
-    await this.process?.stop('SIGTERM');
+  protected ready(port: number, proc: ManagedProcess): Promise<void> {
+    return waitUntilReady(this.host, port, proc, this.options.readyTimeoutMs ?? 15_000);
   }
 
-  /** SIGKILL, as in a crash; nothing is flushed beyond what is already in the AOF. */
-  async kill(): Promise<void> {
-    await this.process?.kill();
+  protected portTaken(output: string): boolean {
+    return output.includes('Address already in use');
   }
 
-  freeze(): void {
-    this.process?.freeze();
-  }
-
-  thaw(): void {
-    this.process?.thaw();
-  }
-
-  /** Stops the server and deletes its directory if this handle created it. */
-  async dispose(): Promise<void> {
-    await this.process?.kill();
-    this.removeDir?.();
-  }
-
-  /** The server's own log, for failure messages. */
-  output(): string {
-    return this.process?.tail(40) ?? '';
-  }
-
-  private spawn(port: number): ManagedProcess {
+  protected spawn(port: number): ManagedProcess {
     const overrides: Record<string, string> = {
       port: String(port),
       bind: this.host,
