@@ -11,10 +11,12 @@ import {
 } from '@iot/common/protocol';
 import { type Rejection, validate } from './classify.ts';
 
-/** A reading ready for the database: its identity, where it sat on the device, and its values. */
+/**
+ * A reading ready for the database: its identity (boot id and sequence, or for original readings
+ * without them only the stream id; the database derives the unique reading key), where it sat on
+ * the device, and its values.
+ */
 export interface IncomingReading {
-  /** Unique per device: `<boot id>:<seq>`, or `s:<stream id>` for original readings without identity. */
-  readingKey: string;
   bootId: string | null;
   seq: number | null;
   streamId: string;
@@ -37,10 +39,6 @@ export interface MappedBatch {
   upTo: string;
 }
 
-export function readingKey(bootId: string, seq: number): string {
-  return `${bootId}:${seq}`;
-}
-
 /** Splits a v1 batch into storable readings, shutdown markers and rejected entries. */
 export function mapBatch(batch: ReadingsBatch): MappedBatch {
   const mapped: MappedBatch = { readings: [], shutdowns: [], rejected: [], upTo: '0-0' };
@@ -59,7 +57,7 @@ export function mapBatch(batch: ReadingsBatch): MappedBatch {
       continue;
     }
     const { id: streamId, boot, seq, at, values } = reading.value;
-    mapped.readings.push({ readingKey: readingKey(boot, seq), bootId: boot, seq, streamId, measuredAt: at, values });
+    mapped.readings.push({ bootId: boot, seq, streamId, measuredAt: at, values });
   }
   return mapped;
 }
@@ -94,7 +92,6 @@ export function mapOriginalReading(
   const hasIdentity = hasBoot && Number.isInteger(seq) && seq >= 1;
   return {
     reading: {
-      readingKey: hasIdentity ? readingKey(boot, seq) : `s:${element._id}`,
       bootId: hasIdentity ? boot : null,
       seq: hasIdentity ? seq : null,
       streamId: element._id,

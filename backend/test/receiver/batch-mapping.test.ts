@@ -39,7 +39,7 @@ describe('mapping a v1 batch', () => {
       ],
     });
     expect(mapped.readings).toEqual([
-      { readingKey: `${BOOT}:1`, bootId: BOOT, seq: 1, streamId: '1700000000000-9', measuredAt: 5, values: { temperature_celsius: 21.5 } },
+      { bootId: BOOT, seq: 1, streamId: '1700000000000-9', measuredAt: 5, values: { temperature_celsius: 21.5 } },
     ]);
     expect(mapped.shutdowns).toEqual([{ bootId: BOOT, seq: 2, at: 7 }]);
     expect(mapped.rejected).toHaveLength(1);
@@ -52,10 +52,10 @@ describe('mapping a v1 batch', () => {
 describe('mapping original-format readings', () => {
   it('identifies original readings by stream id and ours by boot and sequence', () => {
     expect(mapOriginalReading({ _id: '1700000000000-0', temperature_celsius: '21.5' })).toEqual({
-      reading: { readingKey: 's:1700000000000-0', bootId: null, seq: null, streamId: '1700000000000-0', measuredAt: 1700000000000, values: { temperature_celsius: 21.5 } },
+      reading: { bootId: null, seq: null, streamId: '1700000000000-0', measuredAt: 1700000000000, values: { temperature_celsius: 21.5 } },
     });
     expect(mapOriginalReading({ _id: '1700000000000-0', _boot_id: BOOT, _seq: '7', _measured_at: '1699999999999', humidity_percent: '40' })).toMatchObject({
-      reading: { readingKey: `${BOOT}:7`, measuredAt: 1699999999999 },
+      reading: { bootId: BOOT, seq: 7, measuredAt: 1699999999999 },
     });
   });
 
