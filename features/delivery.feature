@@ -31,6 +31,13 @@ Feature: Every recorded reading reaches the database exactly once
     And the broker is killed and restarted 3 times
     Then every recorded reading is stored exactly once
 
+  Scenario: The broker freezes and thaws
+    Given a system with aedes and 2 simulated devices measuring every 0.05 seconds
+    When every device has recorded 20 readings
+    And the broker freezes for 8 seconds
+    And every device has recorded 20 more readings
+    Then every recorded reading is stored exactly once
+
   Scenario: The receiver is killed in the middle of a batch
     Given a system with aedes and 1 simulated device measuring every 0.01 seconds
     When every device has recorded 50 readings

@@ -23,6 +23,13 @@ When('the broker is killed and restarted {int} times', async function (this: Sys
   }
 });
 
+When('the broker freezes for {int} seconds', async function (this: SystemWorld, seconds: number) {
+  // SIGSTOP: connections stay open but nothing answers; devices' keepalives must notice.
+  this.backend.broker.freeze();
+  await pause(seconds * 1000);
+  this.backend.broker.thaw();
+});
+
 When('the receiver is killed in the middle of a batch and restarted', async function (this: SystemWorld) {
   const receiver = this.backend.receivers.at(-1)!;
   const committed = receiver.logs().filter((r) => r.event === 'batch_committed').length;
