@@ -15,6 +15,7 @@ import { RejectionStore } from './rejection-store.ts';
 import { SqlAccess } from './sql-access.ts';
 import { retainingBetterSqlite3, SQLITE_STATEMENT_CACHE_SIZE } from './sqlite-driver.ts';
 import { typeormLogger } from './typeorm-logger.ts';
+import { UserStore } from './user-store.ts';
 
 export interface OpenDatabaseOptions {
   /** Time for rows whose time the caller does not give; the OS clock by default. */
@@ -40,6 +41,8 @@ export interface Database {
   readonly commands: CommandStore;
   readonly configs: ConfigStore;
   readonly rejections: RejectionStore;
+  /** Web admin users and API tokens. */
+  readonly users: UserStore;
   /** Applies pending migrations; @returns the names of those applied. */
   runMigrations(): Promise<string[]>;
   /** Closes the pool (MariaDB) or the file (SQLite). */
@@ -74,6 +77,7 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
       commands: new CommandStore(access, clock),
       configs: new ConfigStore(access, clock),
       rejections: new RejectionStore(access, clock),
+      users: new UserStore(access, clock),
       runMigrations,
       close: () => dataSource.destroy(),
     };

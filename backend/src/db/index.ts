@@ -30,4 +30,5 @@ export {
   type StoreResult,
 } from './reading-store.ts';
 export { type NewRejection, PAYLOAD_EXCERPT_BYTES, type RejectionRecord, RejectionStore } from './rejection-store.ts';
+export { tokenHash, USER_ROLES, USERNAME_PATTERN, type UserRecord, type UserRole, UserStore } from './user-store.ts';
 export { INSERT_CHUNK_ROWS, isConnectionError, type Row, type Sql, SqlAccess } from './sql-access.ts';

@@ -1,6 +1,6 @@
 import type { Clock } from '@iot/common/clock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Database, type DatabaseConfig, type NewReading, openDatabase } from '../../src/db/index.ts';
+import { type Database, type DatabaseConfig, MIGRATIONS, type NewReading, openDatabase } from '../../src/db/index.ts';
 
 /** A clock the test moves by hand. */
 export function manualClock(start = 1_700_000_000_000): Clock & { set(ms: number): void } {
@@ -56,7 +56,7 @@ export function describeStoreSuite(name: string, freshConfig: () => Promise<Data
       const again = await openFresh(config);
       expect(await again.runMigrations()).toEqual([]);
       const applied = (await again.dataSource.query('SELECT name FROM migrations')) as { name: string }[];
-      expect(applied.map((m) => m.name)).toEqual(['InitialSchema1767225600000']);
+      expect(applied.map((m) => m.name)).toEqual(MIGRATIONS.map((m) => m.name));
     });
 
     it('stores a batch once; the same batch again is all duplicates', async () => {

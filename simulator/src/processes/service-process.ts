@@ -12,6 +12,7 @@ const ENTRYPOINTS = {
   mqtthandler: '../../../device/src/uplink/main.ts',
   mqttserver: '../../../backend/src/broker/main.ts',
   receiver: '../../../backend/src/receiver/main.ts',
+  webadmin: '../../../backend/src/webadmin/main.ts',
 } as const;
 export type ServiceName = keyof typeof ENTRYPOINTS;
 

@@ -1,0 +1,175 @@
+import type { Logger } from '@iot/common/log';
+import { z } from '@iot/common/config';
+import type { CommandName } from '@iot/common/protocol';
+import { type Request, type Response, Router } from 'express';
+import type { DeviceControl } from '../control/device-control.ts';
+import type { Database, DeviceRecord } from '../db/index.ts';
+import { csvLine } from './csv.ts';
+import { HttpError } from './http-error.ts';
+import { requireAdmin } from './security.ts';
+
+/** What the web admin needs of DeviceControl: tests pass a fake with this shape. */
+export type CommandControl = Pick<DeviceControl, 'sendCommand' | 'setDesiredConfig'>;
+
+export const MAX_PAGE = 1000;
+/** A CSV export stops here; a larger range is exported in several parts. */
+export const MAX_CSV_ROWS = 1_000_000;
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, { message: 'must be a non-negative integer' })
+    .transform(Number)
+    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+
+const rangeQuery = {
+  from: integer(0, Number.MAX_SAFE_INTEGER).optional(),
+  to: integer(0, Number.MAX_SAFE_INTEGER).optional(),
+};
+const readingsQuery = z.strictObject({ ...rangeQuery, limit: integer(1, MAX_PAGE).optional(), after: integer(0, Number.MAX_SAFE_INTEGER).optional() });
+const csvQuery = z.strictObject(rangeQuery);
+const pageQuery = z.strictObject({ limit: integer(1, MAX_PAGE).optional(), offset: integer(0, Number.MAX_SAFE_INTEGER).optional() });
+const commandBody = z.strictObject({
+  command: z.string().min(1).max(50),
+  key: z.string().max(100).optional(),
+  value: z.union([z.string().max(1000), z.number()]).optional(),
+  seconds: z.number().optional(),
+  min_id: z.string().max(64).optional(),
+  max_id: z.string().max(64).optional(),
+  count: z.number().int().optional(),
+  ttl_seconds: z.number().int().min(1).max(86_400).optional(),
+});
+const desiredConfigBody = z.strictObject({ config: z.record(z.string().max(100), z.string().max(1000)) });
+
+/** Parses `input` with `schema` or throws a 400 naming each bad field. */
+function validate<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const message = result.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+  throw new HttpError(400, 'invalid_request', message);
+}
+
+interface ReadingRow {
+  id: number;
+  bootId: string | null;
+  seq: number | null;
+  measuredAt: number;
+  receivedAt: number;
+  values: Record<string, unknown>;
+}
+
+/** A page of one device's readings in a measured-at range, ascending by row id after `after`. */
+function readingsPage(db: Database, deviceId: string, range: { from?: number | undefined; to?: number | undefined }, after: number, limit: number): Promise<ReadingRow[]> {
+  return db.sql.read(async (sql) => {
+    const rows = await sql.rows(
+      `SELECT id, boot_id, seq, measured_at, received_at, values_json FROM readings
+       WHERE device_id = ? AND id > ? AND measured_at >= ? AND measured_at <= ? ORDER BY id LIMIT ?`,
+      [deviceId, after, range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER, limit],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      bootId: r.boot_id === null ? null : String(r.boot_id),
+      seq: r.seq === null ? null : Number(r.seq),
+      measuredAt: Number(r.measured_at),
+      receivedAt: Number(r.received_at),
+      values: JSON.parse(String(r.values_json)) as Record<string, unknown>,
+    }));
+  });
+}
+
+/** The JSON REST API under /api (authentication happens before this router). */
+export function apiRoutes(options: { db: Database; control: CommandControl | undefined; logger: Logger }): Router {
+  const { db, control } = options;
+  const router = Router();
+
+  const device = async (req: Request): Promise<DeviceRecord> => {
+    const id = String(req.params.id);
+    const found = await db.devices.getDevice(id);
+    if (found === undefined) throw new HttpError(404, 'unknown_device', `no device "${id}"`);
+    return found;
+  };
+  const commands = (): CommandControl => {
+    if (control === undefined) throw new HttpError(503, 'commands_unavailable', 'commands unavailable: the web admin has no broker connection');
+    return control;
+  };
+
+  router.get('/devices', async (_req, res) => {
+    res.json({ devices: await db.devices.listDevices() });
+  });
+
+  router.get('/devices/:id', async (req, res) => {
+    const found = await device(req);
+    const [desired, reported] = await Promise.all([db.configs.getDesired(found.id), db.configs.getReported(found.id)]);
+    res.json({ device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null });
+  });
+
+  router.get('/devices/:id/readings', async (req, res) => {
+    const query = validate(readingsQuery, req.query);
+    const found = await device(req);
+    const limit = query.limit ?? 100;
+    const readings = await readingsPage(db, found.id, query, query.after ?? 0, limit);
+    res.json({ readings, next: readings.length === limit ? (readings.at(-1)?.id ?? null) : null });
+  });
+
+  router.get('/devices/:id/readings.csv', async (req: Request, res: Response) => {
+    const query = validate(csvQuery, req.query);
+    const found = await device(req);
+    // Columns need every field name of the range before the first line: one pass for the
+    // names, one to write; pages keep memory flat on large ranges.
+    const fields = new Set<string>();
+    const eachPage = async (visit: (rows: ReadingRow[]) => void) => {
+      for (let after = 0, seen = 0; seen < MAX_CSV_ROWS; ) {
+        const page = await readingsPage(db, found.id, query, after, MAX_PAGE);
+        if (page.length === 0) return;
+        visit(page);
+        seen += page.length;
+        after = page.at(-1)?.id ?? after;
+      }
+    };
+    await eachPage((rows) => {
+      for (const row of rows) for (const name of Object.keys(row.values)) fields.add(name);
+    });
+    const names = [...fields].sort();
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${found.id.replace(/[^A-Za-z0-9_-]/g, '_')}-readings.csv"`);
+    res.write(csvLine(['id', 'measured_at', 'received_at', 'boot_id', 'seq', ...names]));
+    await eachPage((rows) => {
+      res.write(rows.map((r) => csvLine([r.id, new Date(r.measuredAt).toISOString(), new Date(r.receivedAt).toISOString(), r.bootId, r.seq, ...names.map((n) => r.values[n])])).join(''));
+    });
+    res.end();
+  });
+
+  router.get('/devices/:id/gaps', async (req, res) => {
+    const found = await device(req);
+    res.json({ boots: await db.readings.gaps(found.id) });
+  });
+
+  router.get('/rejections', async (req, res) => {
+    const query = validate(pageQuery, req.query);
+    const [rejections, total] = await Promise.all([db.rejections.listRejections(query.limit ?? 50, query.offset ?? 0), db.rejections.countRejections()]);
+    res.json({ rejections, total });
+  });
+
+  router.get('/devices/:id/commands', async (req, res) => {
+    const query = validate(z.strictObject({ limit: integer(1, MAX_PAGE).optional() }), req.query);
+    const found = await device(req);
+    res.json({ commands: await db.commands.list(found.id, query.limit ?? 50) });
+  });
+
+  router.post('/devices/:id/commands', requireAdmin, async (req, res) => {
+    const sender = commands();
+    const { ttl_seconds: ttlSeconds, ...request } = validate(commandBody, req.body ?? {});
+    const found = await device(req);
+    const id = await sender.sendCommand(found.id, { ...request, command: request.command as CommandName }, ttlSeconds === undefined ? {} : { ttlSeconds });
+    res.status(202).json({ id });
+  });
+
+  router.put('/devices/:id/desired-config', requireAdmin, async (req, res) => {
+    const sender = commands();
+    const body = validate(desiredConfigBody, req.body ?? {});
+    const found = await device(req);
+    res.json({ version: await sender.setDesiredConfig(found.id, body.config) });
+  });
+
+  return router;
+}

@@ -1,0 +1,57 @@
+import type { Clock } from '@iot/common/clock';
+import type { Database } from '../db/index.ts';
+
+/** How long database counts are reused: COUNT(*) over millions of readings is not free on InnoDB. */
+const COUNT_CACHE_MS = 15_000;
+
+/** Prometheus label values escape backslash, double quote and line feed (exposition format). */
+function label(value: string): string {
+  return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+
+/** HTTP request counters and database gauges in the Prometheus text exposition format 0.0.4. */
+export class WebAdminMetrics {
+  private readonly requests = new Map<string, { method: string; route: string; status: number; count: number }>();
+  private readonly db: Database;
+  private readonly clock: Clock;
+  private counts: { at: number; devices: number; readings: number } | undefined;
+
+  constructor(db: Database, clock: Clock) {
+    this.db = db;
+    this.clock = clock;
+  }
+
+  /** Counts one answered request; `route` is the route template (e.g. /api/devices/:id), never the raw path. */
+  countRequest(method: string, route: string, status: number): void {
+    const key = `${method} ${route} ${status}`;
+    const entry = this.requests.get(key) ?? { method, route, status, count: 0 };
+    entry.count++;
+    this.requests.set(key, entry);
+  }
+
+  /** The exposition text. */
+  async render(): Promise<string> {
+    const now = this.clock.now();
+    if (this.counts === undefined || now - this.counts.at >= COUNT_CACHE_MS) {
+      const [devices, readings] = await this.db.sql.read(async (sql) => [
+        Number((await sql.rows('SELECT COUNT(*) AS n FROM devices'))[0]?.n ?? 0),
+        Number((await sql.rows('SELECT COUNT(*) AS n FROM readings'))[0]?.n ?? 0),
+      ]);
+      this.counts = { at: now, devices: devices ?? 0, readings: readings ?? 0 };
+    }
+    const lines = [
+      '# HELP webadmin_http_requests_total HTTP requests answered, by method, route template and status.',
+      '# TYPE webadmin_http_requests_total counter',
+      ...[...this.requests.values()].map(
+        (r) => `webadmin_http_requests_total{method="${label(r.method)}",route="${label(r.route)}",status="${r.status}"} ${r.count}`,
+      ),
+      '# HELP iot_devices Devices known to the backend (cached up to 15 s).',
+      '# TYPE iot_devices gauge',
+      `iot_devices ${this.counts.devices}`,
+      '# HELP iot_readings Readings stored (cached up to 15 s).',
+      '# TYPE iot_readings gauge',
+      `iot_readings ${this.counts.readings}`,
+    ];
+    return `${lines.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The OpenAPI 3.1 description of the web admin's HTTP API, written by hand next to the routes
+ * (api-routes.ts, app.ts); a test checks every route appears here.
+ */
+const error = { $ref: '#/components/responses/Error' };
+const json = (description: string, schema: object = { type: 'object' }) => ({ description, content: { 'application/json': { schema } } });
+const deviceId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const int = (name: string, description: string, maximum?: number) => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema: { type: 'integer', minimum: 0, ...(maximum === undefined ? {} : { maximum }) },
+});
+const range = [int('from', 'measured_at lower bound, epoch ms (inclusive)'), int('to', 'measured_at upper bound, epoch ms (inclusive)')];
+const read = (summary: string, parameters: object[] = []) => ({ summary, parameters, responses: { 200: json('OK'), 400: error, 401: error, 404: error } });
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: { title: 'IoT web admin API', version: '1.0.0', description: 'Session cookie (with X-CSRF-Token on state changes) or Authorization: Bearer <API token>.' },
+  components: {
+    securitySchemes: {
+      session: { type: 'apiKey', in: 'cookie', name: 'iot_session' },
+      token: { type: 'http', scheme: 'bearer' },
+    },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+      },
+    },
+    responses: { Error: json('An error', { $ref: '#/components/schemas/Error' }) },
+  },
+  security: [{ session: [] }, { token: [] }],
+  paths: {
+    '/login': {
+      post: {
+        summary: 'Log in (JSON or form body: username, password); sets the session cookie',
+        security: [],
+        requestBody: {
+          content: {
+            'application/json': { schema: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string' } } } },
+            'application/x-www-form-urlencoded': { schema: { type: 'object' } },
+          },
+        },
+        responses: { 200: json('Logged in; body has user and csrfToken'), 400: error, 401: error, 429: error },
+      },
+    },
+    '/logout': { post: { summary: 'End the session (needs X-CSRF-Token)', responses: { 204: { description: 'Logged out' }, 401: error, 403: error } } },
+    '/health': { get: { summary: 'Liveness and database status', security: [], responses: { 200: json('Healthy'), 503: json('Database unreachable') } } },
+    '/metrics': {
+      get: { summary: 'Prometheus metrics (text format 0.0.4), unauthenticated', security: [], responses: { 200: { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+    },
+    '/api/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: json('OpenAPI 3.1') } } },
+    '/api/session': { get: { summary: 'The current user and the CSRF token', responses: { 200: json('Session'), 401: error } } },
+    '/api/devices': { get: { summary: 'All devices with status', responses: { 200: json('Devices'), 401: error } } },
+    '/api/devices/{id}': { get: read('One device with desired and reported configuration', [deviceId]) },
+    '/api/devices/{id}/readings': {
+      get: read('Readings in a range, paginated by id; `next` is the `after` of the next page', [
+        deviceId,
+        ...range,
+        int('limit', 'page size, 1–1000 (default 100)', 1000),
+        int('after', 'return readings with id greater than this'),
+      ]),
+    },
+    '/api/devices/{id}/readings.csv': {
+      get: {
+        ...read('CSV export of a range (formula-like cells prefixed with an apostrophe)', [deviceId, ...range]),
+        responses: { 200: { description: 'CSV', content: { 'text/csv': { schema: { type: 'string' } } } }, 400: error, 401: error, 404: error },
+      },
+    },
+    '/api/devices/{id}/gaps': { get: read('Missing sequence numbers per boot', [deviceId]) },
+    '/api/devices/{id}/commands': {
+      get: read('Command history, newest first', [deviceId, int('limit', '1–1000 (default 50)', 1000)]),
+      post: {
+        summary: 'Send a command (admin)',
+        parameters: [deviceId],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['command'],
+                properties: {
+                  command: { type: 'string' },
+                  key: { type: 'string' },
+                  value: { type: ['string', 'number'] },
+                  seconds: { type: 'number' },
+                  min_id: { type: 'string' },
+                  max_id: { type: 'string' },
+                  count: { type: 'integer' },
+                  ttl_seconds: { type: 'integer', minimum: 1, maximum: 86400 },
+                },
+              },
+            },
+          },
+        },
+        responses: { 202: json('Sent; body has the command id'), 400: error, 401: error, 403: error, 404: error, 503: error },
+      },
+    },
+    '/api/devices/{id}/desired-config': {
+      put: {
+        summary: 'Set the desired configuration (admin)',
+        parameters: [deviceId],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object', required: ['config'], properties: { config: { type: 'object', additionalProperties: { type: 'string' } } } } } },
+        },
+        responses: { 200: json('Stored; body has the new version'), 400: error, 401: error, 403: error, 404: error, 503: error },
+      },
+    },
+    '/api/rejections': { get: read('Rejected messages, newest first', [int('limit', '1–1000 (default 50)', 1000), int('offset', 'rows to skip')]) },
+  },
+} as const;

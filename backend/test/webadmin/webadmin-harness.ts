@@ -1,0 +1,44 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock } from '@iot/common/clock';
+import { silentLogger } from '@iot/common/log';
+import type { CommandControl } from '../../src/webadmin/api-routes.ts';
+import { createWebAdmin } from '../../src/webadmin/app.ts';
+import type { Database } from '../../src/db/index.ts';
+
+/** The web admin app listening on a free local port, with fetch helpers. */
+export class WebAdminUnderTest {
+  readonly base: string;
+  private readonly server: Server;
+
+  private constructor(server: Server) {
+    this.server = server;
+    this.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  static async start(db: Database, control?: CommandControl): Promise<WebAdminUnderTest> {
+    const { app } = createWebAdmin({ db, control, clock: systemClock, logger: silentLogger(), secureCookies: false });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    return new WebAdminUnderTest(server);
+  }
+
+  fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.base}${path}`, init);
+  }
+
+  /** Logs in; @returns the cookie header value and the CSRF token. */
+  async login(username: string, password: string): Promise<{ cookie: string; csrf: string; setCookie: string }> {
+    const response = await this.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    if (response.status !== 200) throw new Error(`login ${username}: ${response.status}`);
+    const setCookie = response.headers.get('set-cookie') ?? '';
+    const body = (await response.json()) as { csrfToken: string };
+    return { cookie: setCookie.split(';')[0] ?? '', csrf: body.csrfToken, setCookie };
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
