@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { ConfigError } from '@iot/common/config';
 import { type CredentialFile, type CredentialUser, credentialUser, loadCredentialFile, saveCredentialFile } from '../broker/credentials.ts';
 import { hashPassword } from '../broker/password-hash.ts';
+import { OperationError, parseCliArgs, readPassword, required, runCli, singleCommand, UsageError } from './cli-support.ts';
 
 /**
  * Manages the MQTT broker's credential file (backend/src/broker/credentials.ts).
@@ -17,63 +16,20 @@ const USAGE = `usage:
   mqtt-user remove --file FILE --username NAME
 `;
 
-class UsageError extends Error {}
-class OperationError extends Error {}
-
-function fail(message: string, code: 1 | 2): never {
-  process.stderr.write(`mqtt-user: ${message}\n${code === 2 ? USAGE : ''}`);
-  process.exit(code);
-}
-
 function parse(argv: string[]) {
-  if (argv.some((a) => a === '--password' || a.startsWith('--password='))) {
-    throw new UsageError('--password is not accepted: a password on the command line shows in ps and shell history; pipe it to stdin or use --password-env');
-  }
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        file: { type: 'string' },
-        username: { type: 'string' },
-        role: { type: 'string' },
-        'device-id': { type: 'string' },
-        'password-env': { type: 'string' },
-        replace: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function required(value: string | undefined, option: string): string {
-  if (value === undefined || value === '') throw new UsageError(`${option} is required`);
-  return value;
+  return parseCliArgs(argv, {
+    file: { type: 'string' },
+    username: { type: 'string' },
+    role: { type: 'string' },
+    'device-id': { type: 'string' },
+    'password-env': { type: 'string' },
+    replace: { type: 'boolean', default: false },
+  });
 }
 
 function load(file: string, allowMissing: boolean): CredentialFile {
   if (allowMissing && !existsSync(file)) return { users: [] };
   return loadCredentialFile(file);
-}
-
-async function readPassword(envName: string | undefined): Promise<string> {
-  let password: string;
-  if (envName !== undefined) {
-    const value = process.env[envName];
-    if (value === undefined) throw new UsageError(`--password-env ${envName}: the variable is not set`);
-    password = value;
-  } else {
-    if (process.stdin.isTTY) process.stderr.write('password (then Enter and Ctrl-D): ');
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    // One trailing line break is how `echo` and a terminal end input, not part of the password.
-    password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  }
-  if (password === '') throw new UsageError('the password is empty');
-  if (/[\r\n]/.test(password)) throw new UsageError('the password contains a line break');
-  return password;
 }
 
 async function add(values: ReturnType<typeof parse>['values']): Promise<void> {
@@ -93,7 +49,7 @@ async function add(values: ReturnType<typeof parse>['values']): Promise<void> {
   const credentials = load(file, true);
   const existing = credentials.users.findIndex((u) => u.username === username);
   if (existing >= 0 && !values.replace) throw new OperationError(`user "${username}" already exists in ${file} (use --replace to change it)`);
-  const password = await readPassword(values['password-env']);
+  const password = await readPassword(values['password-env'], { refuseLineBreaks: true });
   const user: CredentialUser = { ...draft.data, password_hash: await hashPassword(password) };
   const users = existing >= 0 ? credentials.users.map((u, i) => (i === existing ? user : u)) : [...credentials.users, user];
   saveCredentialFile(file, { users });
@@ -117,16 +73,11 @@ function remove(values: ReturnType<typeof parse>['values']): void {
   process.stdout.write(`removed user "${username}" from ${file}\n`);
 }
 
-try {
+await runCli('mqtt-user', USAGE, async () => {
   const { values, positionals } = parse(process.argv.slice(2));
-  const [command, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  const command = singleCommand(positionals);
   if (command === 'add') await add(values);
   else if (command === 'list') list(values);
   else if (command === 'remove') remove(values);
-  else throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);
-} catch (error) {
-  if (error instanceof UsageError) fail(error.message, 2);
-  if (error instanceof ConfigError || error instanceof OperationError) fail(error.message, 1);
-  throw error;
-}
+  else throw new UsageError(`unknown command "${command}"`);
+});

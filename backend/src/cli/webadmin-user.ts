@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
-import { ConfigError, parseEnv, z } from '@iot/common/config';
+import { parseEnv, z } from '@iot/common/config';
 import { type Database, openDatabase, USER_ROLES, type UserRole } from '../db/index.ts';
 import { receiverEnv } from '../receiver/config.ts';
+import { OperationError, parseCliArgs, readPassword, required, runCli, singleCommand, UsageError } from './cli-support.ts';
 
 /**
  * Manages web admin users in the database named by DATABASE_URL (migrating it if needed).
@@ -15,50 +15,8 @@ const USAGE = `usage:
   webadmin-user token --username NAME --name TOKEN_NAME   (prints a new API token once)
 `;
 
-class UsageError extends Error {}
-class OperationError extends Error {}
-
-function fail(message: string, code: 1 | 2): never {
-  process.stderr.write(`webadmin-user: ${message}\n${code === 2 ? USAGE : ''}`);
-  process.exit(code);
-}
-
 function parse(argv: string[]) {
-  if (argv.some((a) => a === '--password' || a.startsWith('--password='))) {
-    throw new UsageError('--password is not accepted: a password on the command line shows in ps and shell history; pipe it to stdin or use --password-env');
-  }
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { username: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, 'password-env': { type: 'string' } },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function required(value: string | undefined, option: string): string {
-  if (value === undefined || value === '') throw new UsageError(`${option} is required`);
-  return value;
-}
-
-async function readPassword(envName: string | undefined): Promise<string> {
-  let password: string;
-  if (envName !== undefined) {
-    const value = process.env[envName];
-    if (value === undefined) throw new UsageError(`--password-env ${envName}: the variable is not set`);
-    password = value;
-  } else {
-    if (process.stdin.isTTY) process.stderr.write('password (then Enter and Ctrl-D): ');
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    // One trailing line break is how `echo` and a terminal end input, not part of the password.
-    password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  }
-  if (password === '') throw new UsageError('the password is empty');
-  return password;
+  return parseCliArgs(argv, { username: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, 'password-env': { type: 'string' } });
 }
 
 async function openFromEnv(): Promise<Database> {
@@ -96,15 +54,10 @@ async function token(values: ReturnType<typeof parse>['values']): Promise<void> 
   }
 }
 
-try {
+await runCli('webadmin-user', USAGE, async () => {
   const { values, positionals } = parse(process.argv.slice(2));
-  const [command, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  const command = singleCommand(positionals);
   if (command === 'add') await add(values);
   else if (command === 'token') await token(values);
-  else throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);
-} catch (error) {
-  if (error instanceof UsageError) fail(error.message, 2);
-  if (error instanceof ConfigError || error instanceof OperationError) fail(error.message, 1);
-  throw error;
-}
+  else throw new UsageError(`unknown command "${command}"`);
+});
