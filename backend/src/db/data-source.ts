@@ -11,6 +11,7 @@ import { createEntitySchemas, type DatabaseKind } from './entities.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import { mysqlDriverWithSessionSetup } from './mysql-driver.ts';
 import { ReadingStore } from './reading-store.ts';
+import { RollupStore } from './rollup-store.ts';
 import { RejectionStore } from './rejection-store.ts';
 import { SqlAccess } from './sql-access.ts';
 import { retainingBetterSqlite3, SQLITE_STATEMENT_CACHE_SIZE } from './sqlite-driver.ts';
@@ -37,6 +38,8 @@ export interface Database {
   /** Units of work on one connection: `sql.read(work)`, `sql.transaction(work)`. */
   readonly sql: SqlAccess;
   readonly readings: ReadingStore;
+  /** Downsampled readings for charts. */
+  readonly rollups: RollupStore;
   readonly devices: DeviceStore;
   readonly commands: CommandStore;
   readonly configs: ConfigStore;
@@ -68,11 +71,13 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
     const access = new SqlAccess(dataSource, kind);
     const runMigrations = () => migrate(dataSource, kind);
     if (options.migrate !== false) await runMigrations();
+    const rollups = new RollupStore(access);
     return {
       kind,
       dataSource,
       sql: access,
-      readings: new ReadingStore(access, clock),
+      readings: new ReadingStore(access, clock, rollups),
+      rollups,
       devices: new DeviceStore(access),
       commands: new CommandStore(access, clock),
       configs: new ConfigStore(access, clock),

@@ -18,9 +18,11 @@ export interface DeviceRecord {
   statusAt: number | null;
   /** Display name set by an operator. */
   name: string | null;
+  /** Readings received again after they were stored (re-sends the unique key absorbed). */
+  duplicatesAbsorbed: number;
 }
 
-const DEVICE_COLUMNS = 'id, protocol, device_type, app_id, app_name, first_seen_at, last_seen_at, online, status_json, status_at, name';
+const DEVICE_COLUMNS = 'id, protocol, device_type, app_id, app_name, first_seen_at, last_seen_at, online, status_json, status_at, name, duplicates_absorbed';
 
 /** Devices as the backend has seen them: presence, the last status, operator-given names. */
 export class DeviceStore {
@@ -95,5 +97,6 @@ function toDevice(r: Row): DeviceRecord {
     status: jsonOrNull(r.status_json),
     statusAt: numOrNull(r.status_at),
     name: strOrNull(r.name),
+    duplicatesAbsorbed: num(r.duplicates_absorbed),
   };
 }

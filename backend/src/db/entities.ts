@@ -32,6 +32,7 @@ export interface DeviceEntity {
   statusJson: string | null;
   statusAt: number | null;
   name: string | null;
+  duplicatesAbsorbed: number;
 }
 
 export interface ReadingEntity {
@@ -120,6 +121,7 @@ export function createEntitySchemas(kind: DatabaseKind): EntitySchema[] {
       statusJson: text('status_json', true),
       statusAt: ms('status_at', true),
       name: str('name', 100, true),
+      duplicatesAbsorbed: { name: 'duplicates_absorbed', type: 'bigint', default: 0 },
     },
   });
 

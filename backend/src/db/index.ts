@@ -29,6 +29,17 @@ export {
   type StoredReading,
   type StoreResult,
 } from './reading-store.ts';
+export {
+  HOUR_MS,
+  MAX_MINUTE_SPAN_MS,
+  MAX_RAW_POINTS,
+  MINUTE_MS,
+  type RefreshResult,
+  RollupStore,
+  type Series,
+  type SeriesPoint,
+  type SeriesResolution,
+} from './rollup-store.ts';
 export { type NewRejection, PAYLOAD_EXCERPT_BYTES, type RejectionRecord, RejectionStore } from './rejection-store.ts';
 export { tokenHash, USER_ROLES, USERNAME_PATTERN, type UserRecord, type UserRole, UserStore } from './user-store.ts';
 export { INSERT_CHUNK_ROWS, isConnectionError, type Row, type Sql, SqlAccess } from './sql-access.ts';

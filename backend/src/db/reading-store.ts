@@ -1,4 +1,5 @@
 import type { Clock } from '@iot/common/clock';
+import type { RollupStore } from './rollup-store.ts';
 import { INSERT_CHUNK_ROWS, num, numOrNull, type Sql, type SqlAccess } from './sql-access.ts';
 
 export type DeviceProtocol = 'v1' | 'original';
@@ -92,10 +93,12 @@ export function readingKeyOf(reading: Pick<NewReading, 'bootId' | 'seq' | 'strea
 export class ReadingStore {
   private readonly db: SqlAccess;
   private readonly clock: Clock;
+  private readonly rollups: RollupStore;
 
-  constructor(db: SqlAccess, clock: Clock) {
+  constructor(db: SqlAccess, clock: Clock, rollups: RollupStore) {
     this.db = db;
     this.clock = clock;
+    this.rollups = rollups;
   }
 
   /**
@@ -116,6 +119,9 @@ export class ReadingStore {
       await this.insertBoots(sql, deviceId, bootIds, receivedAt);
       for (const marker of meta.shutdowns ?? []) await this.shutdownIn(sql, deviceId, marker, receivedAt);
       const duplicates = readings.length - stored;
+      // Marked in this transaction, so the charts' rollups can never miss a committed reading.
+      if (stored > 0) await this.rollups.markDirty(sql, deviceId, readings.map((r) => r.measuredAt));
+      if (duplicates > 0) await sql.execute('UPDATE devices SET duplicates_absorbed = duplicates_absorbed + ? WHERE id = ?', [duplicates, deviceId]);
       const conflicts = duplicates > 0 ? await this.findConflicts(sql, deviceId, readings) : [];
       return { stored, duplicates, conflicts };
     });
@@ -168,6 +174,15 @@ export class ReadingStore {
         receivedAt: num(r.received_at),
         values: JSON.parse(String(r.values_json)) as Record<string, number>,
       }));
+    });
+  }
+
+  /** The newest reading of a device by measured time, undefined before the first. */
+  latestReading(deviceId: string): Promise<{ measuredAt: number; values: Record<string, number> } | undefined> {
+    return this.db.read(async (sql) => {
+      const rows = await sql.rows('SELECT measured_at, values_json FROM readings WHERE device_id = ? ORDER BY measured_at DESC LIMIT 1', [deviceId]);
+      const row = rows[0];
+      return row === undefined ? undefined : { measuredAt: num(row.measured_at), values: JSON.parse(String(row.values_json)) as Record<string, number> };
     });
   }
 

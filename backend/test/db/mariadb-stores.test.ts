@@ -2,6 +2,7 @@ import { MariaDbServer } from '@iot/simulator/processes';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, type DatabaseConfig, isConnectionError, type MariaDbConfig, openDatabase, parseDatabaseUrl } from '../../src/db/index.ts';
+import { describeRollupSuite } from './rollup-suite.ts';
 import { BOOT_A, describeStoreSuite, reading } from './store-suite.ts';
 
 // One server for the shared suite (a fresh database per test), one for the fault tests, which
@@ -19,6 +20,7 @@ afterAll(async () => {
 });
 
 describeStoreSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)));
+describeRollupSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)));
 
 describe('MariaDB specifics', () => {
   const open: Database[] = [];

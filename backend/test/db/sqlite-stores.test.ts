@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { describeRollupSuite } from './rollup-suite.ts';
 import { describeStoreSuite } from './store-suite.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'iot-sqlite-'));
@@ -9,3 +10,4 @@ let count = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeStoreSuite('SQLite', async () => ({ kind: 'sqlite', path: join(dir, `db-${++count}.sqlite`) }));
+describeRollupSuite('SQLite', async () => ({ kind: 'sqlite', path: join(dir, `db-${++count}.sqlite`) }));

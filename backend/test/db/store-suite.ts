@@ -137,6 +137,7 @@ export function describeStoreSuite(name: string, freshConfig: () => Promise<Data
         status: null,
         statusAt: null,
         name: null,
+        duplicatesAbsorbed: 0,
       });
       expect((await db.readings.listReadings('dev-1')).map((r) => r.receivedAt)).toEqual([5000, 4000]);
     });

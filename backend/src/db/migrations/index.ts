@@ -1,5 +1,6 @@
 import { InitialSchema1767225600000 } from './1767225600000-initial-schema.ts';
 import { WebAdminUsers1767312000000 } from './1767312000000-web-admin-users.ts';
+import { ReadingRollups1767398400000 } from './1767398400000-reading-rollups.ts';
 
 /** Every migration, oldest first. A new one is appended here and never edits an older one. */
-export const MIGRATIONS = [InitialSchema1767225600000, WebAdminUsers1767312000000];
+export const MIGRATIONS = [InitialSchema1767225600000, WebAdminUsers1767312000000, ReadingRollups1767398400000];

@@ -1,0 +1,239 @@
+import { num, type Row, type Sql, type SqlAccess } from './sql-access.ts';
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+
+/** Marks per refresh transaction: bounds its length so ingest never waits long on a lock. */
+export const REFRESH_CHUNK = 500;
+
+/** A range a chart may show raw: more readings than this and it reads rollups instead. */
+export const MAX_RAW_POINTS = 2000;
+/** Ranges up to this span read minute rollups, longer ones hour rollups. */
+export const MAX_MINUTE_SPAN_MS = 3 * 24 * HOUR_MS;
+
+export type SeriesResolution = 'raw' | 'minute' | 'hour';
+
+/** One point of a downsampled series: bucket start (ms), min, mean, max, readings in the bucket. */
+export type SeriesPoint = [t: number, min: number, mean: number, max: number, count: number];
+
+export interface Series {
+  from: number;
+  to: number;
+  resolution: SeriesResolution;
+  /** Width of one point in ms (0 for raw). */
+  bucketMs: number;
+  metrics: Record<string, SeriesPoint[]>;
+}
+
+/** What a refresh did: the devices whose rollups changed, with the newest bucket touched. */
+export interface RefreshResult {
+  buckets: number;
+  devices: Map<string, number>;
+}
+
+interface Mark {
+  deviceId: string;
+  bucketStart: number;
+  generation: number;
+}
+
+interface Aggregate {
+  count: number;
+  min: number;
+  max: number;
+  sum: number;
+}
+
+export function minuteOf(ms: number): number {
+  return Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+}
+
+/**
+ * Downsampled readings: minute and hour rollups (count, min, max, sum per metric) kept beside
+ * the raw readings, and the series queries the charts use.
+ *
+ * Writers only mark minute buckets dirty (ReadingStore does so in the batch's transaction);
+ * {@link refresh} recomputes marked buckets from the raw readings. Recomputing rather than
+ * incrementing keeps the rollups exact whatever arrives twice, late or out of order.
+ */
+export class RollupStore {
+  private readonly db: SqlAccess;
+
+  constructor(db: SqlAccess) {
+    this.db = db;
+  }
+
+  /** Marks the minute buckets of `measuredAt` times dirty, inside the caller's transaction. */
+  async markDirty(sql: Sql, deviceId: string, measuredAt: readonly number[]): Promise<void> {
+    // Sorted, so two transactions lock the marks of one device in the same order (no deadlock).
+    const buckets = [...new Set(measuredAt.map(minuteOf))].sort((a, b) => a - b);
+    for (const bucket of buckets) {
+      const upsert = this.db.upsert('rollup_dirty', ['device_id', 'bucket_start', 'generation'], [deviceId, bucket, 1], ['device_id', 'bucket_start'], [
+        'generation = generation + 1',
+      ]);
+      await sql.execute(upsert.sql, upsert.params);
+    }
+  }
+
+  /** Dirty minute buckets waiting for {@link refresh}. */
+  pending(): Promise<number> {
+    return this.db.read(async (sql) => num((await sql.rows('SELECT COUNT(*) AS n FROM rollup_dirty'))[0]?.n ?? 0));
+  }
+
+  /**
+   * Recomputes up to {@link REFRESH_CHUNK} dirty minute buckets from the raw readings, then the
+   * hour buckets containing them from the minute buckets, in one transaction. A mark is removed
+   * only if its generation is still the one read: a batch that re-marked the bucket meanwhile may
+   * hold readings this recomputation did not see, so the bucket stays marked for the next round.
+   */
+  refresh(): Promise<RefreshResult> {
+    return this.db.transaction(async (sql) => {
+      const marks = (
+        await sql.rows('SELECT device_id, bucket_start, generation FROM rollup_dirty ORDER BY device_id, bucket_start LIMIT ?', [REFRESH_CHUNK])
+      ).map((r): Mark => ({ deviceId: String(r.device_id), bucketStart: num(r.bucket_start), generation: num(r.generation) }));
+      const devices = new Map<string, number>();
+      for (const run of consecutiveRuns(marks)) {
+        await this.recomputeRun(sql, run);
+        const first = run[0] as Mark;
+        const last = run.at(-1) as Mark;
+        devices.set(first.deviceId, Math.max(devices.get(first.deviceId) ?? 0, last.bucketStart));
+      }
+      for (let start = 0; start < marks.length; start += 100) {
+        const chunk = marks.slice(start, start + 100);
+        await sql.execute(
+          `DELETE FROM rollup_dirty WHERE ${chunk.map(() => '(device_id = ? AND bucket_start = ? AND generation = ?)').join(' OR ')}`,
+          chunk.flatMap((m) => [m.deviceId, m.bucketStart, m.generation]),
+        );
+      }
+      return { buckets: marks.length, devices };
+    });
+  }
+
+  /**
+   * A chart's data: each metric of one device between `from` and `to` (inclusive, ms) in at most
+   * `points` points. Raw readings when the range holds at most {@link MAX_RAW_POINTS} (and at most
+   * `points`), otherwise minute rollups for spans up to {@link MAX_MINUTE_SPAN_MS} and hour rollups
+   * beyond, merged into `points` equal buckets. Rollup buckets are whole minutes or hours, so the
+   * first and last point may include readings just outside the range.
+   */
+  series(deviceId: string, from: number, to: number, points: number): Promise<Series> {
+    return this.db.read(async (sql) => {
+      const rawLimit = Math.min(points, MAX_RAW_POINTS);
+      const raw = await sql.rows('SELECT measured_at, values_json FROM readings WHERE device_id = ? AND measured_at >= ? AND measured_at <= ? ORDER BY measured_at LIMIT ?', [
+        deviceId,
+        from,
+        to,
+        rawLimit + 1,
+      ]);
+      if (raw.length <= rawLimit) return { from, to, resolution: 'raw', bucketMs: 0, metrics: rawSeries(raw) };
+
+      const minute = to - from <= MAX_MINUTE_SPAN_MS;
+      const resolutionMs = minute ? MINUTE_MS : HOUR_MS;
+      const bucketMs = Math.max(resolutionMs, Math.ceil((to - from + 1) / points / resolutionMs) * resolutionMs);
+      const origin = Math.floor(from / resolutionMs) * resolutionMs;
+      const rows = await sql.rows(
+        `SELECT bucket_start, metric, count, min_value, max_value, sum_value FROM reading_rollups
+         WHERE device_id = ? AND resolution = ? AND bucket_start >= ? AND bucket_start <= ? ORDER BY metric, bucket_start`,
+        [deviceId, resolutionMs / 1000, origin, to],
+      );
+      return { from, to, resolution: minute ? 'minute' : 'hour', bucketMs, metrics: mergeBuckets(rows, origin, bucketMs) };
+    });
+  }
+
+  /** Rebuilds the minute buckets of one run of consecutive marks and the hours that contain them. */
+  private async recomputeRun(sql: Sql, run: readonly Mark[]): Promise<void> {
+    const deviceId = (run[0] as Mark).deviceId;
+    const start = (run[0] as Mark).bucketStart;
+    const end = (run.at(-1) as Mark).bucketStart + MINUTE_MS;
+    const readings = await sql.rows('SELECT measured_at, values_json FROM readings WHERE device_id = ? AND measured_at >= ? AND measured_at < ?', [deviceId, start, end]);
+    const buckets = new Map<string, Aggregate>();
+    for (const reading of readings) {
+      const bucket = minuteOf(num(reading.measured_at));
+      for (const [metric, value] of Object.entries(JSON.parse(String(reading.values_json)) as Record<string, unknown>)) {
+        if (typeof value !== 'number' || !Number.isFinite(value) || metric.length > 64) continue;
+        const key = `${bucket}|${metric}`;
+        const aggregate = buckets.get(key);
+        if (aggregate === undefined) buckets.set(key, { count: 1, min: value, max: value, sum: value });
+        else {
+          aggregate.count += 1;
+          aggregate.min = Math.min(aggregate.min, value);
+          aggregate.max = Math.max(aggregate.max, value);
+          aggregate.sum += value;
+        }
+      }
+    }
+    await sql.execute('DELETE FROM reading_rollups WHERE device_id = ? AND resolution = 60 AND bucket_start >= ? AND bucket_start < ?', [deviceId, start, end]);
+    const rows = [...buckets].map(([key, a]) => {
+      const at = key.indexOf('|');
+      return [deviceId, 60, Number(key.slice(0, at)), key.slice(at + 1), a.count, a.min, a.max, a.sum];
+    });
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      await sql.execute(
+        `INSERT INTO reading_rollups (device_id, resolution, bucket_start, metric, count, min_value, max_value, sum_value) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        chunk.flat(),
+      );
+    }
+    const hourStart = Math.floor(start / HOUR_MS) * HOUR_MS;
+    const hourEnd = Math.ceil(end / HOUR_MS) * HOUR_MS;
+    await sql.execute('DELETE FROM reading_rollups WHERE device_id = ? AND resolution = 3600 AND bucket_start >= ? AND bucket_start < ?', [deviceId, hourStart, hourEnd]);
+    await sql.execute(
+      `INSERT INTO reading_rollups (device_id, resolution, bucket_start, metric, count, min_value, max_value, sum_value)
+       SELECT device_id, 3600, bucket_start - (bucket_start % ${HOUR_MS}), metric, SUM(count), MIN(min_value), MAX(max_value), SUM(sum_value)
+       FROM reading_rollups WHERE device_id = ? AND resolution = 60 AND bucket_start >= ? AND bucket_start < ?
+       GROUP BY device_id, bucket_start - (bucket_start % ${HOUR_MS}), metric`,
+      [deviceId, hourStart, hourEnd],
+    );
+  }
+}
+
+/** Splits marks (ordered by device, bucket) into runs of one device's consecutive minutes. */
+function consecutiveRuns(marks: readonly Mark[]): Mark[][] {
+  const runs: Mark[][] = [];
+  let current: Mark[] = [];
+  for (const mark of marks) {
+    const previous = current.at(-1);
+    if (previous !== undefined && (previous.deviceId !== mark.deviceId || previous.bucketStart + MINUTE_MS !== mark.bucketStart)) {
+      runs.push(current);
+      current = [];
+    }
+    current.push(mark);
+  }
+  if (current.length > 0) runs.push(current);
+  return runs;
+}
+
+function rawSeries(rows: readonly Row[]): Record<string, SeriesPoint[]> {
+  const metrics: Record<string, SeriesPoint[]> = {};
+  for (const row of rows) {
+    const t = num(row.measured_at);
+    for (const [metric, value] of Object.entries(JSON.parse(String(row.values_json)) as Record<string, unknown>)) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+      (metrics[metric] ??= []).push([t, value, value, value, 1]);
+    }
+  }
+  return metrics;
+}
+
+/** Merges rollup rows (ordered by metric, bucket) into buckets of `bucketMs` counted from `origin`. */
+function mergeBuckets(rows: readonly Row[], origin: number, bucketMs: number): Record<string, SeriesPoint[]> {
+  const metrics: Record<string, SeriesPoint[]> = {};
+  const sums = new Map<SeriesPoint, number>();
+  for (const row of rows) {
+    const points = (metrics[String(row.metric)] ??= []);
+    const t = origin + Math.floor((num(row.bucket_start) - origin) / bucketMs) * bucketMs;
+    const [count, min, max, sum] = [num(row.count), num(row.min_value), num(row.max_value), num(row.sum_value)];
+    let point = points.at(-1);
+    if (point === undefined || point[0] !== t) {
+      point = [t, min, 0, max, 0];
+      points.push(point);
+    }
+    point[1] = Math.min(point[1], min);
+    point[3] = Math.max(point[3], max);
+    point[4] += count;
+    const total = (sums.get(point) ?? 0) + sum;
+    sums.set(point, total);
+    point[2] = total / point[4];
+  }
+  return metrics;
+}
