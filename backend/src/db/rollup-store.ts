@@ -203,13 +203,21 @@ function consecutiveRuns(marks: readonly Mark[]): Mark[][] {
   return runs;
 }
 
+function pointsOf(metrics: Record<string, SeriesPoint[]>, metric: string): SeriesPoint[] {
+  const existing = metrics[metric];
+  if (existing !== undefined) return existing;
+  const created: SeriesPoint[] = [];
+  metrics[metric] = created;
+  return created;
+}
+
 function rawSeries(rows: readonly Row[]): Record<string, SeriesPoint[]> {
   const metrics: Record<string, SeriesPoint[]> = {};
   for (const row of rows) {
     const t = num(row.measured_at);
     for (const [metric, value] of Object.entries(JSON.parse(String(row.values_json)) as Record<string, unknown>)) {
       if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-      (metrics[metric] ??= []).push([t, value, value, value, 1]);
+      pointsOf(metrics, metric).push([t, value, value, value, 1]);
     }
   }
   return metrics;
@@ -220,7 +228,7 @@ function mergeBuckets(rows: readonly Row[], origin: number, bucketMs: number): R
   const metrics: Record<string, SeriesPoint[]> = {};
   const sums = new Map<SeriesPoint, number>();
   for (const row of rows) {
-    const points = (metrics[String(row.metric)] ??= []);
+    const points = pointsOf(metrics, String(row.metric));
     const t = origin + Math.floor((num(row.bucket_start) - origin) / bucketMs) * bucketMs;
     const [count, min, max, sum] = [num(row.count), num(row.min_value), num(row.max_value), num(row.sum_value)];
     let point = points.at(-1);

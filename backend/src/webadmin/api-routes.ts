@@ -6,6 +6,8 @@ import type { DeviceControl } from '../control/device-control.ts';
 import type { Database, DeviceRecord } from '../db/index.ts';
 import { csvLine } from './csv.ts';
 import { HttpError } from './http-error.ts';
+import { deviceFrom } from './overview-routes.ts';
+import { integer, rangeQuery, validate } from './request-validation.ts';
 import { requireAdmin } from './security.ts';
 
 /** What the web admin needs of DeviceControl: tests pass a fake with this shape. */
@@ -15,17 +17,6 @@ export const MAX_PAGE = 1000;
 /** A CSV export stops here; a larger range is exported in several parts. */
 export const MAX_CSV_ROWS = 1_000_000;
 
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,16}$/, { message: 'must be a non-negative integer' })
-    .transform(Number)
-    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
-
-const rangeQuery = {
-  from: integer(0, Number.MAX_SAFE_INTEGER).optional(),
-  to: integer(0, Number.MAX_SAFE_INTEGER).optional(),
-};
 const readingsQuery = z.strictObject({ ...rangeQuery, limit: integer(1, MAX_PAGE).optional(), after: integer(0, Number.MAX_SAFE_INTEGER).optional() });
 const csvQuery = z.strictObject(rangeQuery);
 const pageQuery = z.strictObject({ limit: integer(1, MAX_PAGE).optional(), offset: integer(0, Number.MAX_SAFE_INTEGER).optional() });
@@ -40,14 +31,6 @@ const commandBody = z.strictObject({
   ttl_seconds: z.number().int().min(1).max(86_400).optional(),
 });
 const desiredConfigBody = z.strictObject({ config: z.record(z.string().max(100), z.string().max(1000)) });
-
-/** Parses `input` with `schema` or throws a 400 naming each bad field. */
-function validate<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const message = result.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-  throw new HttpError(400, 'invalid_request', message);
-}
 
 interface ReadingRow {
   id: number;
@@ -82,12 +65,7 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
   const { db, control } = options;
   const router = Router();
 
-  const device = async (req: Request): Promise<DeviceRecord> => {
-    const id = String(req.params.id);
-    const found = await db.devices.getDevice(id);
-    if (found === undefined) throw new HttpError(404, 'unknown_device', `no device "${id}"`);
-    return found;
-  };
+  const device = (req: Request): Promise<DeviceRecord> => deviceFrom(db, req);
   const commands = (): CommandControl => {
     if (control === undefined) throw new HttpError(503, 'commands_unavailable', 'commands unavailable: the web admin has no broker connection');
     return control;

@@ -6,7 +6,10 @@ import type { Database } from '../db/index.ts';
 import { apiRoutes, type CommandControl } from './api-routes.ts';
 import { errorBody, HttpError } from './http-error.ts';
 import { WebAdminMetrics } from './metrics.ts';
+import { eventStream } from './event-stream.ts';
+import { LiveUpdates } from './live-updates.ts';
 import { OPENAPI_DOCUMENT } from './openapi.ts';
+import { overviewRoutes } from './overview-routes.ts';
 import { authenticate, principalOf, securityHeaders, sessionCookie } from './security.ts';
 import { LoginLimiter, SessionStore } from './sessions.ts';
 
@@ -22,11 +25,15 @@ export interface WebAdminOptions {
   sessionTtlMs?: number;
   /** Failed logins per address and username before 429 (default 5 per 15 min). */
   loginLimit?: { maxFailures: number; windowMs: number };
+  /** How often live updates look at the database (default 1 s). */
+  livePeriodMs?: number;
 }
 
 export interface WebAdmin {
   app: Express;
   sessions: SessionStore;
+  /** Keeps chart rollups current and feeds /api/events; the owner starts and stops it. */
+  live: LiveUpdates;
 }
 
 const EIGHT_HOURS = 8 * 3600 * 1000;
@@ -38,6 +45,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
   const sessions = new SessionStore(clock, ttl);
   const limiter = new LoginLimiter(clock, options.loginLimit?.maxFailures ?? 5, options.loginLimit?.windowMs ?? 15 * 60 * 1000);
   const metrics = new WebAdminMetrics(db, clock);
+  const live = new LiveUpdates({ db, clock, logger: logger.child({ component: 'live' }), ...(options.livePeriodMs === undefined ? {} : { periodMs: options.livePeriodMs }) });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -112,6 +120,8 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     const { user, session } = principalOf(res);
     res.json({ user: { username: user.username, role: user.role }, csrfToken: session?.csrfToken ?? null });
   });
+  app.get('/api/events', eventStream(live));
+  app.use('/api', overviewRoutes({ db, clock }));
   app.use('/api', apiRoutes({ db, control: options.control, logger }));
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));
@@ -140,5 +150,5 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     res.status(500).json(errorBody('internal', 'internal error'));
   });
 
-  return { app, sessions };
+  return { app, sessions, live };
 }

@@ -24,7 +24,7 @@ await runService({
       : undefined;
     const control =
       client === undefined ? undefined : new DeviceControl({ db, mqtt: client, topics: topicSchemeFrom(config, 'webadmin'), clock: systemClock, logger });
-    const { app } = createWebAdmin({ db, control, clock: systemClock, logger, secureCookies: config.WEBADMIN_SECURE_COOKIES });
+    const { app, live } = createWebAdmin({ db, control, clock: systemClock, logger, secureCookies: config.WEBADMIN_SECURE_COOKIES });
     let server: ReturnType<typeof app.listen> | undefined;
     return {
       start: async () => {
@@ -32,11 +32,15 @@ await runService({
           server = app.listen(config.WEBADMIN_PORT, config.WEBADMIN_HOST, (error?: Error) => (error === undefined ? resolve() : reject(error)));
         });
         const port = (server?.address() as AddressInfo | null)?.port;
+        live.start();
         logger.info({ event: 'webadmin_listening', port }, 'web admin listening');
       },
       stop: async () => {
-        await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+        const closed = new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+        // Open event streams never end by themselves; close() alone would wait for them forever.
         server?.closeAllConnections();
+        await closed;
+        await live.stop();
         await client?.endAsync();
         await db.close();
       },

@@ -111,6 +111,29 @@ export const OPENAPI_DOCUMENT = {
         responses: { 200: json('Stored; body has the new version'), 400: error, 401: error, 403: error, 404: error, 503: error },
       },
     },
+    '/api/fleet': { get: { summary: 'Every device with its latest reading, desired and reported configuration and drift', responses: { 200: json('Fleet'), 401: error } } },
+    '/api/devices/{id}/series': {
+      get: read('Chart data: per metric [t, min, mean, max, count] points, downsampled by the server (raw, minute or hour resolution)', [
+        deviceId,
+        ...range,
+        { ...int('points', 'points at most, 2–2000 (default 600)', 2000) },
+      ]),
+    },
+    '/api/devices/{id}/name': {
+      put: {
+        summary: 'Set or clear (null) the display name (admin)',
+        parameters: [deviceId],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: ['string', 'null'], maxLength: 100 } } } } } },
+        responses: { 200: json('The device'), 400: error, 401: error, 403: error, 404: error },
+      },
+    },
+    '/api/integrity': { get: { summary: 'Per device: readings stored, duplicates absorbed, sequence gaps per boot', responses: { 200: json('Integrity report'), 401: error } } },
+    '/api/events': {
+      get: {
+        summary: 'Server-Sent Events: device, readings and commands changes (data is JSON)',
+        responses: { 200: { description: 'Event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: error, 503: error },
+      },
+    },
     '/api/rejections': { get: read('Rejected messages, newest first', [int('limit', '1–1000 (default 50)', 1000), int('offset', 'rows to skip')]) },
   },
 } as const;

@@ -237,6 +237,11 @@ describe('web admin API over SQLite', () => {
         'POST /api/devices/{id}/commands',
         'PUT /api/devices/{id}/desired-config',
         'GET /api/rejections',
+        'GET /api/fleet',
+        'GET /api/devices/{id}/series',
+        'PUT /api/devices/{id}/name',
+        'GET /api/integrity',
+        'GET /api/events',
       ].sort(),
     );
   });

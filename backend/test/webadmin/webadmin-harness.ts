@@ -5,23 +5,27 @@ import { silentLogger } from '@iot/common/log';
 import type { CommandControl } from '../../src/webadmin/api-routes.ts';
 import { createWebAdmin } from '../../src/webadmin/app.ts';
 import type { Database } from '../../src/db/index.ts';
+import type { LiveUpdates } from '../../src/webadmin/live-updates.ts';
 
 /** The web admin app listening on a free local port, with fetch helpers. */
 export class WebAdminUnderTest {
   readonly base: string;
+  /** Not started: tests run its rounds themselves. */
+  readonly live: LiveUpdates;
   private readonly server: Server;
 
-  private constructor(server: Server) {
+  private constructor(server: Server, live: LiveUpdates) {
     this.server = server;
+    this.live = live;
     this.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   static async start(db: Database, control?: CommandControl): Promise<WebAdminUnderTest> {
-    const { app } = createWebAdmin({ db, control, clock: systemClock, logger: silentLogger(), secureCookies: false });
+    const { app, live } = createWebAdmin({ db, control, clock: systemClock, logger: silentLogger(), secureCookies: false });
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
-    return new WebAdminUnderTest(server);
+    return new WebAdminUnderTest(server, live);
   }
 
   fetch(path: string, init: RequestInit = {}): Promise<Response> {

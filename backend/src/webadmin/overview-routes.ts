@@ -1,0 +1,86 @@
+import type { Clock } from '@iot/common/clock';
+import { z } from '@iot/common/config';
+import { type Request, Router } from 'express';
+import type { Database, DesiredConfigRecord, DeviceRecord, ReportedConfigRecord } from '../db/index.ts';
+import { HttpError } from './http-error.ts';
+import { integer, rangeQuery, validate } from './request-validation.ts';
+import { requireAdmin } from './security.ts';
+
+export const MAX_SERIES_POINTS = 2000;
+const DAY_MS = 24 * 3600 * 1000;
+
+const seriesQuery = z.strictObject({ ...rangeQuery, points: integer(2, MAX_SERIES_POINTS).optional() });
+const nameBody = z.strictObject({ name: z.string().trim().min(1, { message: 'must not be empty (send null to clear)' }).max(100).nullable() });
+
+/** A desired key whose reported value differs (reported null: the device does not report the key). */
+export interface Drift {
+  key: string;
+  desired: string;
+  reported: string | null;
+}
+
+/** The device named by the `:id` route parameter, or a 404. */
+export async function deviceFrom(db: Database, req: Request): Promise<DeviceRecord> {
+  const id = String(req.params.id);
+  const found = await db.devices.getDevice(id);
+  if (found === undefined) throw new HttpError(404, 'unknown_device', `no device "${id}"`);
+  return found;
+}
+
+/** Keys where the device's reported configuration is not (yet) the desired one. */
+export function configDrift(desired: DesiredConfigRecord | undefined, reported: ReportedConfigRecord | undefined): Drift[] {
+  if (desired === undefined) return [];
+  return Object.entries(desired.config)
+    .filter(([key, value]) => reported?.config[key] !== value)
+    .map(([key, value]) => ({ key, desired: value, reported: reported?.config[key] ?? null }));
+}
+
+/** What the pages show at a glance: the fleet, a device's chart data, data integrity. */
+export function overviewRoutes(options: { db: Database; clock: Clock }): Router {
+  const { db, clock } = options;
+  const router = Router();
+
+  router.get('/fleet', async (_req, res) => {
+    const devices = await db.devices.listDevices();
+    const fleet = await Promise.all(
+      devices.map(async (device) => {
+        const [latest, desired, reported] = await Promise.all([db.readings.latestReading(device.id), db.configs.getDesired(device.id), db.configs.getReported(device.id)]);
+        return { device, latest: latest ?? null, desiredConfig: desired ?? null, reportedConfig: reported ?? null, drift: configDrift(desired, reported) };
+      }),
+    );
+    res.json({ devices: fleet });
+  });
+
+  router.get('/devices/:id/series', async (req, res) => {
+    const query = validate(seriesQuery, req.query);
+    const to = query.to ?? clock.now();
+    const from = query.from ?? Math.max(0, to - DAY_MS);
+    if (from > to) throw new HttpError(400, 'invalid_request', 'from: must not be after to');
+    const found = await deviceFrom(db, req);
+    res.json(await db.rollups.series(found.id, from, to, query.points ?? 600));
+  });
+
+  router.put('/devices/:id/name', requireAdmin, async (req, res) => {
+    const body = validate(nameBody, req.body ?? {});
+    const found = await deviceFrom(db, req);
+    await db.devices.setName(found.id, body.name);
+    res.json({ device: await db.devices.getDevice(found.id) });
+  });
+
+  router.get('/integrity', async (_req, res) => {
+    const [devices, counts] = await Promise.all([
+      db.devices.listDevices(),
+      db.sql.read((sql) => sql.rows('SELECT device_id, COUNT(*) AS n FROM readings GROUP BY device_id')),
+    ]);
+    const readings = new Map(counts.map((r) => [String(r.device_id), Number(r.n)]));
+    const report = [];
+    for (const device of devices) {
+      const boots = await db.readings.gaps(device.id);
+      const missing = boots.reduce((sum, boot) => sum + boot.missing.reduce((n, range) => n + range.to - range.from + 1, 0), 0);
+      report.push({ id: device.id, name: device.name, readings: readings.get(device.id) ?? 0, duplicatesAbsorbed: device.duplicatesAbsorbed, missing, boots });
+    }
+    res.json({ devices: report });
+  });
+
+  return router;
+}
