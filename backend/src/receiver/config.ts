@@ -25,7 +25,7 @@ export const receiverEnv = {
         return z.NEVER;
       }
     }),
-  /** HTTP port of GET /health (0 = off). */
+  /** HTTP port of GET /health and GET /metrics (Prometheus) (0 = off). */
   RECEIVER_HEALTH_PORT: env.integer(0, 65535).prefault('0'),
   RECEIVER_MAX_PAYLOAD_BYTES: env.integer(1024, 16 * 1024 * 1024).prefault(String(MAX_PAYLOAD_BYTES)),
   RECEIVER_MAX_CONCURRENT: env.integer(1, 256).prefault('16'),

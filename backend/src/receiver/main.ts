@@ -8,6 +8,7 @@ import { describeDatabase, openDatabase } from '../db/index.ts';
 import { parseReceiverConfig } from './config.ts';
 import { databaseIngestStore } from './database-ingest-store.ts';
 import { startHealthServer } from './health-server.ts';
+import { ReceiverMetrics } from './metrics.ts';
 import { Receiver } from './receiver.ts';
 
 await runService({
@@ -20,6 +21,7 @@ await runService({
     // store anything should fail visibly rather than connect to the broker and drop batches.
     const db = await openDatabase(databaseConfig, { logger: logger.child({ component: 'db' }) });
     logger.info({ event: 'database_open', database: describeDatabase(databaseConfig) }, 'database ready');
+    const metrics = new ReceiverMetrics();
     const receiver = new Receiver({
       connect: () =>
         mqtt.connect({
@@ -38,11 +40,17 @@ await runService({
       maxPayloadBytes: config.RECEIVER_MAX_PAYLOAD_BYTES,
       sharedGroup: config.RECEIVER_SHARED_GROUP,
       maxConcurrent: config.RECEIVER_MAX_CONCURRENT,
+      metrics,
     });
     const health =
       config.RECEIVER_HEALTH_PORT === 0
         ? undefined
-        : await startHealthServer({ port: config.RECEIVER_HEALTH_PORT, logger, health: () => ({ ...receiver.health(), receiver: hostname() }) });
+        : await startHealthServer({
+            port: config.RECEIVER_HEALTH_PORT,
+            logger,
+            health: () => ({ ...receiver.health(), receiver: hostname() }),
+            metrics: () => metrics.render(),
+          });
     return {
       start: () => receiver.start(),
       stop: async () => {

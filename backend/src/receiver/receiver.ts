@@ -18,9 +18,18 @@ import { type IncomingReading, type IncomingShutdown, mapBatch, mapOriginalReadi
 import { parseJson, type Rejection, validate } from './classify.ts';
 import { DatabaseGate } from './database-gate.ts';
 import type { IngestStore, StoredConflict } from './ingest-store.ts';
+import { type MessageKind, ReceiverMetrics } from './metrics.ts';
 
 /** Channels the receiver consumes; devices' inbound channels are not its business. */
 export const RECEIVER_CHANNELS: readonly Channel[] = ['readings', 'values', 'status', 'response', 'configReported'];
+
+const KIND_OF_CHANNEL: Partial<Record<Channel, MessageKind>> = {
+  readings: 'batch',
+  values: 'original_readings',
+  status: 'status',
+  response: 'answer',
+  configReported: 'reported_config',
+};
 
 export interface ReceiverOptions {
   /** Creates the (already configured) MQTT client; called once at start. */
@@ -35,15 +44,8 @@ export interface ReceiverOptions {
   /** Messages processed at once; more wait in the broker (MQTT.js stops reading meanwhile). */
   maxConcurrent?: number;
   commandSweepMs?: number;
-}
-
-export interface ReceiverStats {
-  batches: number;
-  stored: number;
-  duplicates: number;
-  rejected: number;
-  acked: number;
-  notAcked: number;
+  /** Where the receiver counts its work (served on GET /metrics); a private one when omitted. */
+  metrics?: ReceiverMetrics;
 }
 
 /**
@@ -52,7 +54,7 @@ export interface ReceiverStats {
  * message is recorded as rejected with its reason and never stops valid traffic.
  */
 export class Receiver implements Service {
-  readonly stats: ReceiverStats = { batches: 0, stored: 0, duplicates: 0, rejected: 0, acked: 0, notAcked: 0 };
+  readonly metrics: ReceiverMetrics;
   private client: MqttClient | undefined;
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
@@ -65,6 +67,8 @@ export class Receiver implements Service {
   constructor(options: ReceiverOptions) {
     this.options = options;
     this.gate = new DatabaseGate({ clock: options.clock, logger: options.logger, probe: () => options.store.ping() });
+    this.metrics = options.metrics ?? new ReceiverMetrics();
+    this.metrics.watchDatabase(() => this.gate.healthy);
   }
 
   /** Healthy: connected to the broker and the database answers. */
@@ -106,8 +110,10 @@ export class Receiver implements Service {
   /** MQTT.js calls this per message and sends the PUBACK (and reads on) when `done` is called. */
   private accept(packet: IPublishPacket, done: (error?: Error) => void): void {
     this.inFlight++;
+    this.metrics.messageStarted();
     void this.process(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).finally(() => {
       this.inFlight--;
+      this.metrics.messageFinished();
       this.waiting.shift()?.();
       if (this.inFlight > 0) return;
       for (const resolve of [...this.idle]) {
@@ -121,6 +127,7 @@ export class Receiver implements Service {
 
   private async process(topic: string, payload: Buffer): Promise<void> {
     const match = this.options.topics.match(topic);
+    this.metrics.messageReceived(match?.deviceId === undefined ? 'unknown' : (KIND_OF_CHANNEL[match.channel] ?? 'unknown'));
     try {
       if (match === undefined || match.deviceId === undefined) {
         await this.reject(topic, undefined, payload, { reason: 'unknown_topic', detail: `no device channel matches ${topic}` });
@@ -156,21 +163,22 @@ export class Receiver implements Service {
     }
     const mapped = mapBatch(batch);
     const meta = { deviceType: batch.meta?.device_type, appId: batch.meta?.app_id, appName: batch.meta?.app_name };
-    const result = await this.gate.run('storing a batch', async () => {
-      for (const { entry, rejection } of mapped.rejected) {
-        await this.options.store.recordRejection({ topic, deviceId, ...rejection, payload: Buffer.from(JSON.stringify(entry)) });
-      }
-      return this.options.store.storeBatch(deviceId, 'v1', mapped.readings, mapped.shutdowns, meta);
-    });
-    this.stats.batches++;
+    const result = await this.metrics.timeStore(() =>
+      this.gate.run('storing a batch', async () => {
+        for (const { entry, rejection } of mapped.rejected) {
+          await this.options.store.recordRejection({ topic, deviceId, ...rejection, payload: Buffer.from(JSON.stringify(entry)) });
+        }
+        return this.options.store.storeBatch(deviceId, 'v1', mapped.readings, mapped.shutdowns, meta);
+      }),
+    );
     if (result === undefined) {
-      this.stats.notAcked++;
+      this.metrics.databaseUnavailable('batch');
       return;
     }
+    // Counted only after the commit: a batch the database refused comes again with the same entries.
+    for (const { rejection } of mapped.rejected) this.metrics.rejection(rejection.reason);
+    this.metrics.readingsStored({ stored: result.stored, duplicates: result.duplicates, conflicts: result.conflicts.length });
     await this.recordConflicts(topic, deviceId, result.conflicts);
-    this.stats.stored += result.stored;
-    this.stats.duplicates += result.duplicates;
-    this.stats.rejected += mapped.rejected.length;
     const ack: Ack = {
       v: PROTOCOL_VERSION,
       batch: batch.batch,
@@ -181,7 +189,7 @@ export class Receiver implements Service {
     };
     // Only now, after the commit: the device may forget these readings once it sees this.
     this.publish(this.options.topics.topic('ack', deviceId), ack);
-    this.stats.acked++;
+    this.metrics.ackPublished();
     this.options.logger.debug({ event: 'batch_committed', device: deviceId, batch: batch.batch, ...result, conflicts: result.conflicts.length }, 'batch committed and acknowledged');
   }
 
@@ -208,14 +216,16 @@ export class Receiver implements Service {
     const first = parsed.value[0];
     const protocol = readings.some((r) => r.bootId !== null) || shutdowns.length > 0 ? 'v1' : 'original';
     const meta = { deviceType: first?._device_type, appId: first?._app_id, appName: first?._app_name };
-    const result = await this.gate.run('storing original readings', () => this.options.store.storeBatch(deviceId, protocol, readings, shutdowns, meta));
+    const result = await this.metrics.timeStore(() =>
+      this.gate.run('storing original readings', () => this.options.store.storeBatch(deviceId, protocol, readings, shutdowns, meta)),
+    );
     if (result === undefined) {
+      this.metrics.databaseUnavailable('original_readings');
       this.options.logger.error({ event: 'original_readings_lost', device: deviceId, count: readings.length }, 'database down: readings from an original-format device could not be stored and will not be re-sent');
       return;
     }
+    this.metrics.readingsStored({ stored: result.stored, duplicates: result.duplicates, conflicts: result.conflicts.length });
     await this.recordConflicts(topic, deviceId, result.conflicts);
-    this.stats.stored += result.stored;
-    this.stats.duplicates += result.duplicates;
   }
 
   private async onStatus(topic: string, deviceId: string, payload: Buffer): Promise<void> {
@@ -277,7 +287,7 @@ export class Receiver implements Service {
   }
 
   private async reject(topic: string, deviceId: string | undefined, payload: Buffer, rejection: Rejection): Promise<void> {
-    this.stats.rejected++;
+    this.metrics.rejection(rejection.reason);
     this.options.logger.warn({ event: 'message_rejected', topic, device: deviceId, reason: rejection.reason, detail: rejection.detail }, 'message rejected');
     await this.gate.run('recording a rejection', () => this.options.store.recordRejection({ topic, deviceId, ...rejection, payload }));
   }

@@ -1,13 +1,9 @@
 import type { Clock } from '@iot/common/clock';
 import type { Database } from '../db/index.ts';
+import { renderFamilies } from '../metrics/prometheus-text.ts';
 
 /** How long database counts are reused: COUNT(*) over millions of readings is not free on InnoDB. */
 const COUNT_CACHE_MS = 15_000;
-
-/** Prometheus label values escape backslash, double quote and line feed (exposition format). */
-function label(value: string): string {
-  return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
-}
 
 /** HTTP request counters and database gauges in the Prometheus text exposition format 0.0.4. */
 export class WebAdminMetrics {
@@ -39,19 +35,15 @@ export class WebAdminMetrics {
       ]);
       this.counts = { at: now, devices: devices ?? 0, readings: readings ?? 0 };
     }
-    const lines = [
-      '# HELP webadmin_http_requests_total HTTP requests answered, by method, route template and status.',
-      '# TYPE webadmin_http_requests_total counter',
-      ...[...this.requests.values()].map(
-        (r) => `webadmin_http_requests_total{method="${label(r.method)}",route="${label(r.route)}",status="${r.status}"} ${r.count}`,
-      ),
-      '# HELP iot_devices Devices known to the backend (cached up to 15 s).',
-      '# TYPE iot_devices gauge',
-      `iot_devices ${this.counts.devices}`,
-      '# HELP iot_readings Readings stored (cached up to 15 s).',
-      '# TYPE iot_readings gauge',
-      `iot_readings ${this.counts.readings}`,
-    ];
-    return `${lines.join('\n')}\n`;
+    return renderFamilies([
+      {
+        name: 'webadmin_http_requests_total',
+        help: 'HTTP requests answered, by method, route template and status.',
+        type: 'counter',
+        samples: [...this.requests.values()].map((r) => ({ labels: { method: r.method, route: r.route, status: r.status }, value: r.count })),
+      },
+      { name: 'iot_devices', help: 'Devices known to the backend (cached up to 15 s).', type: 'gauge', samples: [{ value: this.counts.devices }] },
+      { name: 'iot_readings', help: 'Readings stored (cached up to 15 s).', type: 'gauge', samples: [{ value: this.counts.readings }] },
+    ]);
   }
 }
