@@ -2,11 +2,20 @@ import { TopicScheme } from '@iot/common/protocol';
 import { type Database, openDatabase, parseDatabaseUrl } from '@iot/backend/db';
 import { maxPacketBytes, writeMosquittoFiles } from '@iot/backend/broker';
 import { type Broker, BrokerProcess } from '../processes/broker-process.ts';
+import { findFreePort } from '../processes/free-port.ts';
 import { MariaDbServer } from '../processes/mariadb-server.ts';
 import { MosquittoServer } from '../processes/mosquitto-server.ts';
 import { type ServiceProcess, startServiceProcess } from '../processes/service-process.ts';
 import { makeTempDir } from '../processes/temp-dir.ts';
 import { Credentials, type Login } from './credentials.ts';
+
+export interface WebAdminInfo {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** The first admin account, created from env on first start. */
+  admin: { username: string; password: string };
+  process: ServiceProcess;
+}
 
 export type BrokerKind = 'aedes' | 'mosquitto';
 export type DatabaseKind = 'mariadb' | 'sqlite';
@@ -32,6 +41,7 @@ export class BackendStack {
   readonly options: Required<Omit<BackendStackOptions, 'maxPayloadBytes' | 'databaseUrl' | 'logDir'>> &
     Pick<BackendStackOptions, 'databaseUrl' | 'logDir'> & { maxPayloadBytes: number };
   readonly receivers: ServiceProcess[] = [];
+  readonly webAdmins: ServiceProcess[] = [];
   credentials!: Credentials;
   broker!: Broker;
   mariadb: MariaDbServer | undefined;
@@ -92,6 +102,36 @@ export class BackendStack {
     return receiver;
   }
 
+  /**
+   * Starts the web admin process on a free port, connected to this stack's broker (as the MQTT
+   * user `webadmin`) and database, with a first admin account.
+   */
+  async startWebAdmin(options: { port?: number; host?: string; env?: Record<string, string> } = {}): Promise<WebAdminInfo> {
+    const login = this.credentials.login('webadmin');
+    const port = options.port ?? (await findFreePort());
+    const admin = { username: 'admin', password: this.credentials.login('operator').password };
+    const process = startServiceProcess(
+      'webadmin',
+      {
+        WEBADMIN_PORT: String(port),
+        WEBADMIN_HOST: options.host ?? '127.0.0.1',
+        DATABASE_URL: this.databaseUrl,
+        MQTT_HOST: '127.0.0.1',
+        MQTT_PORT: String(this.broker.port),
+        MQTT_USERNAME: login.username,
+        MQTT_PASSWORD: login.password,
+        MQTT_CLIENT_ID: `webadmin-${this.webAdmins.length + 1}`,
+        WEBADMIN_ADMIN_USERNAME: admin.username,
+        WEBADMIN_ADMIN_PASSWORD: admin.password,
+        ...options.env,
+      },
+      { logFile: `${this.logDir}/webadmin-${this.webAdmins.length + 1}.log` },
+    );
+    this.webAdmins.push(process);
+    await process.waitForLog((r) => r.event === 'webadmin_listening', 30_000, 'the web admin to listen');
+    return { url: `http://${options.host ?? '127.0.0.1'}:${port}`, admin, process };
+  }
+
   /** MQTT login of a device or service user. */
   login(username: string): Login {
     return this.credentials.login(username);
@@ -105,7 +145,7 @@ export class BackendStack {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all(this.receivers.map((r) => r.kill()));
+    await Promise.all([...this.webAdmins, ...this.receivers].map((r) => r.kill()));
     await Promise.all(this.databases.map((db) => db.close().catch(() => {})));
     await this.broker?.dispose();
     await this.mariadb?.dispose();

@@ -22,7 +22,7 @@ export class Credentials {
     this.passwords = passwords;
   }
 
-  static async create(dir: string, deviceIds: readonly string[], services: readonly string[] = ['receiver', 'operator']): Promise<Credentials> {
+  static async create(dir: string, deviceIds: readonly string[], services: readonly string[] = ['receiver', 'operator', 'webadmin']): Promise<Credentials> {
     const passwords = new Map<string, string>();
     const users: CredentialUser[] = [];
     for (const name of services) {
