@@ -17,7 +17,20 @@ export const MAX_PAGE = 1000;
 /** A CSV export stops here; a larger range is exported in several parts. */
 export const MAX_CSV_ROWS = 1_000_000;
 
-const readingsQuery = z.strictObject({ ...rangeQuery, limit: integer(1, MAX_PAGE).optional(), after: integer(0, Number.MAX_SAFE_INTEGER).optional() });
+/** Position in a device's readings: `<measured_at>.<id>` of the last row of the previous page. */
+const cursor = z
+  .string()
+  .regex(/^\d{1,16}\.\d{1,16}$/, { message: 'must be the `next` value of the previous page' })
+  .transform((text): Cursor => {
+    const [measuredAt, id] = text.split('.').map(Number) as [number, number];
+    return { measuredAt, id };
+  });
+const readingsQuery = z.strictObject({
+  ...rangeQuery,
+  limit: integer(1, MAX_PAGE).optional(),
+  after: cursor.optional(),
+  order: z.enum(['asc', 'desc']).optional(),
+});
 const csvQuery = z.strictObject(rangeQuery);
 const pageQuery = z.strictObject({ limit: integer(1, MAX_PAGE).optional(), offset: integer(0, Number.MAX_SAFE_INTEGER).optional() });
 const commandBody = z.strictObject({
@@ -41,13 +54,42 @@ interface ReadingRow {
   values: Record<string, unknown>;
 }
 
-/** A page of one device's readings in a measured-at range, ascending by row id after `after`. */
-function readingsPage(db: Database, deviceId: string, range: { from?: number | undefined; to?: number | undefined }, after: number, limit: number): Promise<ReadingRow[]> {
+interface Cursor {
+  measuredAt: number;
+  id: number;
+}
+
+const cursorOf = (row: ReadingRow): string => `${row.measuredAt}.${row.id}`;
+
+/**
+ * A page of one device's readings in a measured-at range, in time order (ties by row id), after
+ * `after`. Keyset paging on the (device, measured_at) index: every page costs the same however
+ * deep it is, which an OFFSET or an ORDER BY id over the range would not.
+ */
+function readingsPage(
+  db: Database,
+  deviceId: string,
+  range: { from?: number | undefined; to?: number | undefined },
+  after: Cursor | undefined,
+  limit: number,
+  order: 'asc' | 'desc' = 'asc',
+): Promise<ReadingRow[]> {
+  const from = range.from ?? 0;
+  const to = range.to ?? Number.MAX_SAFE_INTEGER;
+  // The first conjunct bounds the index range; the second drops the rows up to the cursor.
+  const [low, high, past] =
+    after === undefined
+      ? [from, to, '']
+      : order === 'asc'
+        ? [Math.max(from, after.measuredAt), to, 'AND (measured_at > ? OR id > ?)']
+        : [from, Math.min(to, after.measuredAt), 'AND (measured_at < ? OR id < ?)'];
+  const direction = order === 'asc' ? 'ASC' : 'DESC';
   return db.sql.read(async (sql) => {
     const rows = await sql.rows(
       `SELECT id, boot_id, seq, measured_at, received_at, values_json FROM readings
-       WHERE device_id = ? AND id > ? AND measured_at >= ? AND measured_at <= ? ORDER BY id LIMIT ?`,
-      [deviceId, after, range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER, limit],
+       WHERE device_id = ? AND measured_at >= ? AND measured_at <= ? ${past}
+       ORDER BY measured_at ${direction}, id ${direction} LIMIT ?`,
+      [deviceId, low, high, ...(after === undefined ? [] : [after.measuredAt, after.id]), limit],
     );
     return rows.map((r) => ({
       id: Number(r.id),
@@ -85,8 +127,9 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
     const query = validate(readingsQuery, req.query);
     const found = await device(req);
     const limit = query.limit ?? 100;
-    const readings = await readingsPage(db, found.id, query, query.after ?? 0, limit);
-    res.json({ readings, next: readings.length === limit ? (readings.at(-1)?.id ?? null) : null });
+    const readings = await readingsPage(db, found.id, query, query.after, limit, query.order);
+    const last = readings.at(-1);
+    res.json({ readings, next: readings.length === limit && last !== undefined ? cursorOf(last) : null });
   });
 
   router.get('/devices/:id/readings.csv', async (req: Request, res: Response) => {
@@ -96,12 +139,14 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
     // names, one to write; pages keep memory flat on large ranges.
     const fields = new Set<string>();
     const eachPage = async (visit: (rows: ReadingRow[]) => void) => {
-      for (let after = 0, seen = 0; seen < MAX_CSV_ROWS; ) {
+      let after: Cursor | undefined;
+      for (let seen = 0; seen < MAX_CSV_ROWS; ) {
         const page = await readingsPage(db, found.id, query, after, MAX_PAGE);
-        if (page.length === 0) return;
+        const last = page.at(-1);
+        if (last === undefined) return;
         visit(page);
         seen += page.length;
-        after = page.at(-1)?.id ?? after;
+        after = last;
       }
     };
     await eachPage((rows) => {

@@ -57,11 +57,12 @@ export const OPENAPI_DOCUMENT = {
     '/api/devices': { get: { summary: 'All devices with status', responses: { 200: json('Devices'), 401: error } } },
     '/api/devices/{id}': { get: read('One device with desired and reported configuration', [deviceId]) },
     '/api/devices/{id}/readings': {
-      get: read('Readings in a range, paginated by id; `next` is the `after` of the next page', [
+      get: read('Readings in a range in time order (ties by id), keyset-paginated: `next` is the `after` of the next page, null on the last', [
         deviceId,
         ...range,
         int('limit', 'page size, 1–1000 (default 100)', 1000),
-        int('after', 'return readings with id greater than this'),
+        { name: 'after', in: 'query', required: false, description: 'cursor `<measured_at>.<id>`: the `next` of the previous page', schema: { type: 'string' } },
+        { name: 'order', in: 'query', required: false, description: 'asc (oldest first, default) or desc (newest first)', schema: { type: 'string', enum: ['asc', 'desc'] } },
       ]),
     },
     '/api/devices/{id}/readings.csv': {

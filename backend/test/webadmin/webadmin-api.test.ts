@@ -143,6 +143,8 @@ describe('web admin API over SQLite', () => {
       ['limit=1001', 'limit'],
       ['limit=ten', 'limit'],
       ['after=-1', 'after'],
+      ['after=12', 'after'],
+      ['order=sideways', 'order'],
       ['from=yesterday', 'from'],
       ['bogus=1', 'bogus'],
     ] as const) {
@@ -155,13 +157,13 @@ describe('web admin API over SQLite', () => {
     expect((await web.fetch('/api/rejections?offset=x', { headers })).status).toBe(400);
   });
 
-  it('pages readings by id with limit and after, within a measured-at range', async () => {
+  it('pages readings in time order with limit and a cursor, both directions, within a measured-at range', async () => {
     const headers = { cookie: viewer.cookie };
     const page = async (query: string) =>
-      (await (await web.fetch(`/api/devices/dev-1/readings?${query}`, { headers })).json()) as { readings: { seq: number; id: number }[]; next: number | null };
+      (await (await web.fetch(`/api/devices/dev-1/readings?${query}`, { headers })).json()) as { readings: { seq: number; id: number; measuredAt: number }[]; next: string | null };
     const first = await page('limit=5');
     expect(first.readings.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
-    expect(first.next).toBe(first.readings[4]!.id);
+    expect(first.next).toBe(`${first.readings[4]!.measuredAt}.${first.readings[4]!.id}`);
     const second = await page(`limit=5&after=${first.next}`);
     expect(second.readings.map((r) => r.seq)).toEqual([6, 7, 8, 9, 10]);
     const third = await page(`limit=5&after=${second.next}`);
@@ -169,6 +171,10 @@ describe('web admin API over SQLite', () => {
     expect(third.next).toBeNull();
     const ranged = await page('from=3000&to=5000');
     expect(ranged.readings.map((r) => r.seq)).toEqual([3, 4, 5]);
+    const newest = await page('limit=5&order=desc');
+    expect(newest.readings.map((r) => r.seq)).toEqual([12, 11, 10, 9, 8]);
+    const older = await page(`limit=5&order=desc&after=${newest.next}&from=4000`);
+    expect(older.readings.map((r) => r.seq)).toEqual([7, 6, 5, 4]);
   });
 
   it('exports CSV with quoting and formula guards on untrusted names and text', async () => {
@@ -252,7 +258,7 @@ describe('web admin API over SQLite', () => {
     expect(await health.json()).toEqual({ status: 'ok', database: 'up' });
     const text = await (await web.fetch('/metrics')).text();
     expect(text).toContain('# TYPE webadmin_http_requests_total counter');
-    expect(text).toMatch(/^webadmin_http_requests_total\{method="GET",route="\/api\/devices\/:id\/readings",status="400"\} 6$/m);
+    expect(text).toMatch(/^webadmin_http_requests_total\{method="GET",route="\/api\/devices\/:id\/readings",status="400"\} 8$/m);
     expect(text).toMatch(/^iot_devices 1$/m);
     expect(text).toMatch(/^iot_readings 12$/m);
 

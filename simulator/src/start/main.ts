@@ -1,15 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackendStack } from '../harness/backend-stack.ts';
+import { BackendStack, type WebAdminInfo } from '../harness/backend-stack.ts';
 import { SimulatedDevice } from '../harness/simulated-device.ts';
+import { findFreePort } from '../processes/free-port.ts';
 
 /**
  * `npm start`: a complete simulated system on this machine, from embedded defaults.
  *   DEVICES (3) simulated devices, each its own redis-server and one all-in-one device process
  *   (sensor, start/stop button, uplink) on simulated BME280 + SHT31; the aedes broker; a receiver
- *   on SQLite, or on MariaDB when DATABASE_URL is set.
+ *   on SQLite, or on MariaDB when DATABASE_URL is set; the web admin (WEBADMIN_PORT, default 8080).
  * It says where everything is, reports progress, and Ctrl+C stops it all.
  */
 const deviceCount = Number(process.env.DEVICES ?? 3);
@@ -44,6 +46,7 @@ async function stop(code: number): Promise<never> {
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 let progressTimer: ReturnType<typeof setInterval> | undefined;
+let web: WebAdminInfo | undefined;
 
 try {
   process.stdout.write(`Starting the backend (aedes, receiver, ${process.env.DATABASE_URL ? 'MariaDB from DATABASE_URL' : 'SQLite'})...\n`);
@@ -63,6 +66,8 @@ try {
     devices.push(device);
     await device.start();
   }
+  process.stdout.write('Starting the web admin...\n');
+  web = await stack.startWebAdmin({ port: await webAdminPort() });
 } catch (error) {
   process.stderr.write(`\nCould not start the system: ${(error as Error).message}\n`);
   await stop(1);
@@ -72,6 +77,7 @@ const operator = stack.login('operator');
 const env = `MQTT_PORT=${stack.brokerPort} MQTT_USERNAME=${operator.username} MQTT_PASSWORD=${operator.password} DATABASE_URL=${stack.databaseUrl}`;
 process.stdout.write(`
 Simulated system running.
+  Web admin   ${web?.url}   (log in as ${web?.admin.username} / ${web?.admin.password})
   Broker      mqtt://127.0.0.1:${stack.brokerPort}   (aedes; users in ${stack.credentials.file})
   Database    ${stack.databaseUrl}
   Logs        ${runDir}   (JSON lines: broker.log, receiver-1.log, <device>.log)
@@ -100,6 +106,21 @@ progressTimer = setInterval(async () => {
     process.stdout.write(`progress unavailable: ${(error as Error).message}\n`);
   }
 }, 10_000);
+
+/** WEBADMIN_PORT when set, else 8080 when free, else any free port (8080 is often taken). */
+async function webAdminPort(): Promise<number> {
+  if (process.env.WEBADMIN_PORT !== undefined) {
+    const port = Number(process.env.WEBADMIN_PORT);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) fail('WEBADMIN_PORT must be a port number from 1 to 65535');
+    return port;
+  }
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(8080, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+  return free ? 8080 : findFreePort();
+}
 
 function requireBinary(name: string, hint: string): void {
   try {
