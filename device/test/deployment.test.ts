@@ -14,7 +14,7 @@ describe.skipIf(!hasCompose)('deployment files (needs docker-compose on PATH; .c
     execFileSync('docker-compose', ['-f', file, 'config', '-q'], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
 
   it('the backend and simulation compose files are valid', () => {
-    validate(join(root, 'docker-compose.yml'), { MARIADB_PASSWORD: 'x', MARIADB_ROOT_PASSWORD: 'y', RECEIVER_MQTT_PASSWORD: 'z' });
+    validate(join(root, 'docker-compose.yml'), { MARIADB_PASSWORD: 'x', MARIADB_ROOT_PASSWORD: 'y', RECEIVER_MQTT_PASSWORD: 'z', WEBADMIN_MQTT_PASSWORD: 'w', WEBADMIN_ADMIN_PASSWORD: 'v' });
     validate(join(root, 'docker-compose.sim.yml'));
   });
 
