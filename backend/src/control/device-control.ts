@@ -68,12 +68,15 @@ export class DeviceControl {
     }
     const device = await this.db.devices.getDevice(deviceId);
     if (device === undefined) throw new ControlError('unknown_device', `no device "${deviceId}" has been seen yet`);
+    const original = device.protocol === 'original';
+    const sent = original ? originalCommand(request) : request;
     const id = randomUUID();
     const now = this.clock.now();
     const expiresAt = now + (options.ttlSeconds ?? 300) * 1000;
-    await this.db.commands.create({ id, deviceId, command: request.command, args: { ...request }, createdAt: now, expiresAt });
-    const message =
-      device.protocol === 'original' ? { ...request } : { v: PROTOCOL_VERSION, id, ...request, expires_at: expiresAt };
+    // The history shows what was sent; `requested` keeps what the operator asked for when it differs.
+    const args = sent === request ? { ...request } : { ...sent, requested: request.command };
+    await this.db.commands.create({ id, deviceId, command: sent.command, args, createdAt: now, expiresAt });
+    const message = original ? { ...sent } : { v: PROTOCOL_VERSION, id, ...request, expires_at: expiresAt };
     try {
       await this.mqtt.publishAsync(this.topics.topic('request', deviceId), JSON.stringify(message), { qos: 1 });
       await this.db.commands.markDelivered(id, this.clock.now());
@@ -90,6 +93,9 @@ export class DeviceControl {
    * now or when it next connects. Unknown keys and bad values are refused, all reported together.
    */
   async setDesiredConfig(deviceId: string, config: Record<string, string>): Promise<number> {
+    if ((await this.db.devices.getDevice(deviceId))?.protocol === 'original') {
+      throw new ControlError('not_supported', `device "${deviceId}" speaks the original protocol, which has no configuration twin; send set_config commands instead`);
+    }
     const normalised: Record<string, string> = {};
     const problems: string[] = [];
     for (const [key, value] of Object.entries(config)) {
@@ -117,5 +123,26 @@ export class DeviceControl {
       if (this.clock.now() > deadline) return { state: command?.state ?? 'unknown', ok: null, response: null };
       await this.clock.sleep(100);
     }
+  }
+}
+
+/**
+ * The original firmware knows reboot, get_config, set_config and send_measurements only
+ * (DESIGN.md §9). Start, stop and interval are Redis keys there, so they become set_config of
+ * `measurement:enabled` and `measurement:interval`: the same effect the v1 commands have.
+ */
+export function originalCommand(request: CommandRequest): CommandRequest {
+  switch (request.command) {
+    case 'start_measurement':
+      return { command: 'set_config', key: 'measurement:enabled', value: '1' };
+    case 'stop_measurement':
+      return { command: 'set_config', key: 'measurement:enabled', value: '0' };
+    case 'set_interval': {
+      const check = checkConfigValue('measurement:interval', request.seconds);
+      if (!check.ok) throw new ControlError('invalid_value', `seconds: ${check.message}`);
+      return { command: 'set_config', key: 'measurement:interval', value: check.value };
+    }
+    default:
+      return request;
   }
 }

@@ -113,6 +113,8 @@ async function seed(databaseUrl: string, end: number): Promise<void> {
         await db.readings.storeReadings(deviceId, batch);
         if ((from / 1000) % 50 === 0) progress(`seeding ${deviceId}: ${from + batch.length}/${count} readings (${((performance.now() - started) / 1000).toFixed(0)} s)`);
       }
+      const stored = await db.readings.countReadings(deviceId);
+      if (stored !== count) throw new Error(`seeding ${deviceId} stored ${stored} readings, expected ${count}`);
     }
     const pending = await db.rollups.pending();
     for (let done = 0; ; ) {
