@@ -119,8 +119,8 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
 
   router.get('/devices/:id', async (req, res) => {
     const found = await device(req);
-    const [desired, reported] = await Promise.all([db.configs.getDesired(found.id), db.configs.getReported(found.id)]);
-    res.json({ device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null });
+    const [desired, reported, latest] = await Promise.all([db.configs.getDesired(found.id), db.configs.getReported(found.id), db.readings.latestReading(found.id)]);
+    res.json({ device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null, latest: latest ?? null });
   });
 
   router.get('/devices/:id/readings', async (req, res) => {

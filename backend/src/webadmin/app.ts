@@ -4,12 +4,14 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { ControlError } from '../control/device-control.ts';
 import type { Database } from '../db/index.ts';
 import { apiRoutes, type CommandControl } from './api-routes.ts';
+import type { ClientAssets } from './client-assets.ts';
 import { errorBody, HttpError } from './http-error.ts';
 import { WebAdminMetrics } from './metrics.ts';
 import { eventStream } from './event-stream.ts';
 import { LiveUpdates } from './live-updates.ts';
 import { OPENAPI_DOCUMENT } from './openapi.ts';
 import { overviewRoutes } from './overview-routes.ts';
+import { pageRoutes } from './pages.ts';
 import { authenticate, principalOf, securityHeaders, sessionCookie } from './security.ts';
 import { LoginLimiter, SessionStore } from './sessions.ts';
 
@@ -19,6 +21,8 @@ export interface WebAdminOptions {
   control?: CommandControl | undefined;
   clock: Clock;
   logger: Logger;
+  /** The browser code and styles (buildClientAssets), served under /assets. */
+  assets: ClientAssets;
   /** Mark the session cookie Secure (set behind TLS). */
   secureCookies: boolean;
   /** Session lifetime (default 8 h). */
@@ -123,6 +127,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
   app.get('/api/events', eventStream(live));
   app.use('/api', overviewRoutes({ db, clock }));
   app.use('/api', apiRoutes({ db, control: options.control, logger }));
+  app.use(pageRoutes({ assets: options.assets, sessions }));
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -7,6 +7,7 @@ import mqtt from 'mqtt';
 import { DeviceControl } from '../control/device-control.ts';
 import { describeDatabase, openDatabase } from '../db/index.ts';
 import { createWebAdmin } from './app.ts';
+import { buildClientAssets } from './client-assets.ts';
 import { parseWebAdminConfig } from './config.ts';
 
 await runService({
@@ -24,7 +25,8 @@ await runService({
       : undefined;
     const control =
       client === undefined ? undefined : new DeviceControl({ db, mqtt: client, topics: topicSchemeFrom(config, 'webadmin'), clock: systemClock, logger });
-    const { app, live } = createWebAdmin({ db, control, clock: systemClock, logger, secureCookies: config.WEBADMIN_SECURE_COOKIES });
+    const assets = await buildClientAssets();
+    const { app, live } = createWebAdmin({ db, control, clock: systemClock, logger, assets, secureCookies: config.WEBADMIN_SECURE_COOKIES });
     let server: ReturnType<typeof app.listen> | undefined;
     return {
       start: async () => {

@@ -4,8 +4,12 @@ import { systemClock } from '@iot/common/clock';
 import { silentLogger } from '@iot/common/log';
 import type { CommandControl } from '../../src/webadmin/api-routes.ts';
 import { createWebAdmin } from '../../src/webadmin/app.ts';
+import { buildClientAssets, type ClientAssets } from '../../src/webadmin/client-assets.ts';
 import type { Database } from '../../src/db/index.ts';
 import type { LiveUpdates } from '../../src/webadmin/live-updates.ts';
+
+/** Built once per test file: bundling the browser code takes a moment. */
+let assets: Promise<ClientAssets> | undefined;
 
 /** The web admin app listening on a free local port, with fetch helpers. */
 export class WebAdminUnderTest {
@@ -21,7 +25,8 @@ export class WebAdminUnderTest {
   }
 
   static async start(db: Database, control?: CommandControl): Promise<WebAdminUnderTest> {
-    const { app, live } = createWebAdmin({ db, control, clock: systemClock, logger: silentLogger(), secureCookies: false });
+    assets ??= buildClientAssets();
+    const { app, live } = createWebAdmin({ db, control, clock: systemClock, logger: silentLogger(), assets: await assets, secureCookies: false });
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

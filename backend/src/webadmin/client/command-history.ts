@@ -1,0 +1,69 @@
+import { apiGet, devicePath } from './api.ts';
+import { cardCell, el, headRow, replaceChildren, scrollingTable } from './dom.ts';
+import { localDateTime } from './format.ts';
+import type { CommandRecord } from './types.ts';
+
+function resultText(command: CommandRecord): string {
+  if (command.ok === null) return '—';
+  return command.ok ? 'ok' : 'failed';
+}
+
+/** Arguments and responses come from operators and devices: shown as JSON text, never markup. */
+function jsonText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = JSON.stringify(value);
+  return text === '{}' ? '' : text;
+}
+
+/** The arguments without the command name, which has its own column. */
+function argumentsOf(command: CommandRecord): Record<string, unknown> {
+  const { command: _name, ...rest } = command.args;
+  return rest;
+}
+
+/** When a later step happened, as a delay after the command was created (absolute time as tooltip). */
+function after(createdAt: number, at: number | null): HTMLElement {
+  if (at === null) return el('span', { class: 'muted' }, '—');
+  const ms = Math.max(0, at - createdAt);
+  const text = ms < 1000 ? `${Math.round(ms)} ms` : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+  return el('span', { title: localDateTime(at) }, `+${text}`);
+}
+
+/** The last 50 commands sent to a device with their state (pending → delivered → answered, or expired / failed). */
+export class CommandHistory {
+  readonly element: HTMLElement;
+  private readonly deviceId: string;
+
+  constructor(deviceId: string) {
+    this.deviceId = deviceId;
+    this.element = el('div', { 'data-testid': 'command-history' }, el('p', { class: 'muted' }, 'Loading…'));
+  }
+
+  async refresh(): Promise<void> {
+    const { commands } = await apiGet<{ commands: CommandRecord[] }>(devicePath(this.deviceId, '/commands?limit=50'));
+    if (commands.length === 0) {
+      replaceChildren(this.element, el('p', { class: 'empty' }, 'No commands sent yet.'));
+      return;
+    }
+    const table = el('table', { class: 'history-table cards-on-phone' }, [
+      headRow(['Created', 'Command', 'Arguments', 'State', 'Delivered', 'Answered', 'Result', 'Response']),
+      el(
+        'tbody',
+        {},
+        commands.map((c) =>
+          el('tr', { 'data-testid': 'command-row', 'data-state': c.state, 'data-command': c.command, 'data-command-id': c.id }, [
+            cardCell('Created', localDateTime(c.createdAt), { class: 'nowrap', title: `expires ${localDateTime(c.expiresAt)}` }),
+            cardCell('Command', el('code', { class: 'nowrap' }, c.command)),
+            cardCell('Arguments', jsonText(argumentsOf(c)) === '' ? el('span', { class: 'muted' }, '—') : el('code', { class: 'json' }, jsonText(argumentsOf(c)))),
+            cardCell('State', el('span', { class: `badge state-${c.state}` }, c.state)),
+            cardCell('Delivered', after(c.createdAt, c.deliveredAt), { class: 'num nowrap' }),
+            cardCell('Answered', after(c.createdAt, c.answeredAt), { class: 'num nowrap' }),
+            cardCell('Result', resultText(c), { class: c.ok === false ? 'bad' : '' }),
+            cardCell('Response', el('code', { class: 'json' }, jsonText(c.response)), { class: 'response' }),
+          ]),
+        ),
+      ),
+    ]);
+    replaceChildren(this.element, scrollingTable(table));
+  }
+}

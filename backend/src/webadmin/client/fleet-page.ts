@@ -1,0 +1,62 @@
+import { apiGet } from './api.ts';
+import { cardCell as cell, el, headRow, replaceChildren, scrollingTable } from './dom.ts';
+import { localDateTime, relativeTimeLabel } from './format.ts';
+import { type LiveEvents, throttle } from './live.ts';
+import type { FleetEntry } from './types.ts';
+import { deviceHref, displayName, driftSummary, measuringText, onlineBadge, statusOf, valueList } from './widgets.ts';
+
+const COLUMNS = ['Device', 'Status', 'Last seen', 'Latest values', 'Backlog', 'Confirmed', 'Measuring', 'Configuration'];
+
+function versionText(entry: FleetEntry): string {
+  const reported = entry.reportedConfig?.version ?? statusOf(entry.device).config_version;
+  if (entry.desiredConfig === null) return reported === undefined ? 'nothing desired' : `nothing desired · reported v${reported}`;
+  return `reported v${reported ?? '–'} · desired v${entry.desiredConfig.version}`;
+}
+
+function deviceRow(entry: FleetEntry): HTMLTableRowElement {
+  const { device, latest } = entry;
+  const status = statusOf(device);
+  const name = el('a', { href: deviceHref(device.id), class: 'device-link', 'data-testid': 'device-link' }, displayName(device));
+  const drifting = entry.drift.length > 0;
+  return el('tr', { 'data-testid': 'device-row', 'data-device-id': device.id, class: drifting ? 'row-drift' : null }, [
+    el('th', { scope: 'row', 'data-label': 'Device' }, el('div', { class: 'cell-body' }, [name, device.name === null ? null : el('div', { class: 'muted small' }, device.id)])),
+    cell('Status', [onlineBadge(device.online)]),
+    cell('Last seen', [relativeTimeLabel(device.lastSeenAt, { 'data-testid': 'last-seen' })]),
+    cell('Latest values', latest === null ? [el('span', { class: 'muted' }, 'no readings yet')] : [valueList(latest.values), el('div', { class: 'muted small' }, localDateTime(latest.measuredAt))], {
+      'data-testid': 'latest-values',
+    }),
+    cell('Backlog', [status.backlog === undefined ? '—' : String(status.backlog)], { class: 'num', 'data-testid': 'backlog' }),
+    cell('Confirmed', [el('code', { class: 'nowrap' }, status.confirmed ?? '—')]),
+    cell('Measuring', [measuringText(status)], { 'data-testid': 'measuring', class: 'nowrap' }),
+    cell('Configuration', [driftSummary(entry.drift), el('div', { class: 'muted small' }, versionText(entry))]),
+  ]);
+}
+
+function summary(entries: readonly FleetEntry[]): HTMLElement {
+  const online = entries.filter((e) => e.device.online === true).length;
+  const drifting = entries.filter((e) => e.drift.length > 0).length;
+  return el('p', { class: 'summary', 'data-testid': 'fleet-summary' }, [
+    `${entries.length} device${entries.length === 1 ? '' : 's'}, ${online} online`,
+    drifting === 0 ? '' : `, ${drifting} with configuration drift`,
+  ]);
+}
+
+/** The fleet overview: every device with presence, latest values, backlog and configuration drift. */
+export function renderFleetPage(main: HTMLElement, live: LiveEvents): void {
+  const body = el('div', { 'data-testid': 'fleet' }, el('p', { class: 'muted' }, 'Loading…'));
+  replaceChildren(main, [el('h1', {}, 'Fleet'), body]);
+
+  const load = async (): Promise<void> => {
+    const { devices } = await apiGet<{ devices: FleetEntry[] }>('/api/fleet');
+    if (devices.length === 0) {
+      replaceChildren(body, el('p', { class: 'empty', 'data-testid': 'fleet-empty' }, 'No devices yet. They appear here after their first message.'));
+      return;
+    }
+    const sorted = [...devices].sort((a, b) => displayName(a.device).localeCompare(displayName(b.device)));
+    const table = el('table', { class: 'fleet-table cards-on-phone', 'data-testid': 'fleet-table' }, [headRow(COLUMNS), el('tbody', {}, sorted.map(deviceRow))]);
+    replaceChildren(body, [summary(devices), scrollingTable(table)]);
+  };
+  const refresh = throttle(load);
+  live.on('device', refresh).on('readings', refresh).onResync(refresh);
+  refresh();
+}
