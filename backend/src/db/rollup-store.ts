@@ -119,12 +119,13 @@ export class RollupStore {
   series(deviceId: string, from: number, to: number, points: number): Promise<Series> {
     return this.db.read(async (sql) => {
       const rawLimit = Math.min(points, MAX_RAW_POINTS);
-      const raw = await sql.rows('SELECT measured_at, values_json FROM readings WHERE device_id = ? AND measured_at >= ? AND measured_at <= ? ORDER BY measured_at LIMIT ?', [
-        deviceId,
-        from,
-        to,
-        rawLimit + 1,
-      ]);
+      // Deferred join, as in the readings pages: ids by a range scan of the covering index first.
+      const raw = await sql.rows(
+        `SELECT r.measured_at, r.values_json FROM (
+           SELECT id FROM readings WHERE device_id = ? AND measured_at >= ? AND measured_at <= ? ORDER BY measured_at, id LIMIT ?
+         ) page JOIN readings r ON r.id = page.id ORDER BY r.measured_at, r.id`,
+        [deviceId, from, to, rawLimit + 1],
+      );
       if (raw.length <= rawLimit) return { from, to, resolution: 'raw', bucketMs: 0, metrics: rawSeries(raw) };
 
       const minute = to - from <= MAX_MINUTE_SPAN_MS;

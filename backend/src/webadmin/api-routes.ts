@@ -85,10 +85,15 @@ function readingsPage(
         : [from, Math.min(to, after.measuredAt), 'AND (measured_at < ? OR id < ?)'];
   const direction = order === 'asc' ? 'ASC' : 'DESC';
   return db.sql.read(async (sql) => {
+    // A deferred join: the page's ids come from the covering (device, measured_at, id) index as a
+    // range scan. Asked for the wide rows directly, MariaDB walks that index from the device's
+    // first entry (a "ref" scan filtering measured_at) — 250 ms deep into a million readings.
     const rows = await sql.rows(
-      `SELECT id, boot_id, seq, measured_at, received_at, values_json FROM readings
-       WHERE device_id = ? AND measured_at >= ? AND measured_at <= ? ${past}
-       ORDER BY measured_at ${direction}, id ${direction} LIMIT ?`,
+      `SELECT r.id, r.boot_id, r.seq, r.measured_at, r.received_at, r.values_json
+       FROM (SELECT id FROM readings WHERE device_id = ? AND measured_at >= ? AND measured_at <= ? ${past}
+             ORDER BY measured_at ${direction}, id ${direction} LIMIT ?) page
+       JOIN readings r ON r.id = page.id
+       ORDER BY r.measured_at ${direction}, r.id ${direction}`,
       [deviceId, low, high, ...(after === undefined ? [] : [after.measuredAt, after.id]), limit],
     );
     return rows.map((r) => ({

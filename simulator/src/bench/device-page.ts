@@ -13,7 +13,8 @@ import { median, numericFlag, progress } from './stats.ts';
  * Seeds one device with `--readings` readings (1 Hz, three metrics) through the receiver's own
  * store, lets the rollups catch up, then starts the real web admin process and times, from a
  * client on loopback, every request the device page makes when it opens (the HTML shell, the
- * session, the device, the chart series, the first table page, the command history), one after
+ * session, the device with its latest reading, the chart series (600 points), the first table
+ * page (newest first), the command history), one after
  * another. A page load is the sum of those. Baseline in the same run: the same page for a device
  * with 1 000 readings. Reports the median over runs of each run's p50 and p95.
  */
@@ -136,7 +137,7 @@ async function measure(base: string, cookie: string, deviceId: string, from: num
     session: '/api/session',
     device: `/api/devices/${id}`,
     series: `/api/devices/${id}/series?from=${from}&to=${to}&points=600`,
-    readings: `/api/devices/${id}/readings?from=${from}&to=${to}&limit=50`,
+    readings: `/api/devices/${id}/readings?from=${from}&to=${to}&limit=50&order=desc`,
     commands: `/api/devices/${id}/commands?limit=50`,
   };
   const perRun: Array<Record<string, Stats>> = [];
