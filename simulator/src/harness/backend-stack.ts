@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { TopicScheme } from '@iot/common/protocol';
 import { type Database, openDatabase, parseDatabaseUrl } from '@iot/backend/db';
 import { maxPacketBytes, writeMosquittoFiles } from '@iot/backend/broker';
@@ -109,7 +110,8 @@ export class BackendStack {
   async startWebAdmin(options: { port?: number; host?: string; env?: Record<string, string> } = {}): Promise<WebAdminInfo> {
     const login = this.credentials.login('webadmin');
     const port = options.port ?? (await findFreePort());
-    const admin = { username: 'admin', password: this.credentials.login('operator').password };
+    // Random: `npm start` prints it, and nobody else on the machine should guess it.
+    const admin = { username: 'admin', password: randomBytes(12).toString('base64url') };
     const process = startServiceProcess(
       'webadmin',
       {
