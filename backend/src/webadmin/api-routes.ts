@@ -3,10 +3,10 @@ import { z } from '@iot/common/config';
 import type { CommandName } from '@iot/common/protocol';
 import { type Request, type Response, Router } from 'express';
 import type { DeviceControl } from '../control/device-control.ts';
-import type { Database, DeviceRecord } from '../db/index.ts';
+import type { Database, DesiredConfigRecord, DeviceRecord, ReportedConfigRecord } from '../db/index.ts';
 import { csvLine } from './csv.ts';
 import { HttpError } from './http-error.ts';
-import { deviceFrom } from './overview-routes.ts';
+import { deviceFrom, type LatestReading } from './overview-routes.ts';
 import { integer, rangeQuery, validate } from './request-validation.ts';
 import { requireAdmin } from './security.ts';
 
@@ -45,13 +45,29 @@ const commandBody = z.strictObject({
 });
 const desiredConfigBody = z.strictObject({ config: z.record(z.string().max(100), z.string().max(1000)) });
 
-interface ReadingRow {
+/** One reading on GET /api/devices/:id/readings. */
+export interface ReadingRow {
   id: number;
   bootId: string | null;
   seq: number | null;
   measuredAt: number;
   receivedAt: number;
   values: Record<string, unknown>;
+}
+
+/** GET /api/devices/:id/readings. */
+export interface ReadingsPage {
+  readings: ReadingRow[];
+  /** The `after` of the next page, null on the last. */
+  next: string | null;
+}
+
+/** GET /api/devices/:id. */
+export interface DeviceDetail {
+  device: DeviceRecord;
+  desiredConfig: DesiredConfigRecord | null;
+  reportedConfig: ReportedConfigRecord | null;
+  latest: LatestReading | null;
 }
 
 interface Cursor {
@@ -125,7 +141,8 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
   router.get('/devices/:id', async (req, res) => {
     const found = await device(req);
     const [desired, reported, latest] = await Promise.all([db.configs.getDesired(found.id), db.configs.getReported(found.id), db.readings.latestReading(found.id)]);
-    res.json({ device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null, latest: latest ?? null });
+    const detail: DeviceDetail = { device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null, latest: latest ?? null };
+    res.json(detail);
   });
 
   router.get('/devices/:id/readings', async (req, res) => {
@@ -134,7 +151,8 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
     const limit = query.limit ?? 100;
     const readings = await readingsPage(db, found.id, query, query.after, limit, query.order);
     const last = readings.at(-1);
-    res.json({ readings, next: readings.length === limit && last !== undefined ? cursorOf(last) : null });
+    const page: ReadingsPage = { readings, next: readings.length === limit && last !== undefined ? cursorOf(last) : null };
+    res.json(page);
   });
 
   router.get('/devices/:id/readings.csv', async (req: Request, res: Response) => {

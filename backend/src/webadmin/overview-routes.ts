@@ -1,7 +1,7 @@
 import type { Clock } from '@iot/common/clock';
 import { z } from '@iot/common/config';
 import { type Request, Router } from 'express';
-import type { Database, DesiredConfigRecord, DeviceRecord, ReportedConfigRecord } from '../db/index.ts';
+import type { BootGaps, Database, DesiredConfigRecord, DeviceRecord, ReportedConfigRecord } from '../db/index.ts';
 import { HttpError } from './http-error.ts';
 import { integer, rangeQuery, validate } from './request-validation.ts';
 import { requireAdmin } from './security.ts';
@@ -17,6 +17,32 @@ export interface Drift {
   key: string;
   desired: string;
   reported: string | null;
+}
+
+/** A device's newest reading by measured time. */
+export interface LatestReading {
+  measuredAt: number;
+  values: Record<string, number>;
+}
+
+/** One device on GET /api/fleet. */
+export interface FleetEntry {
+  device: DeviceRecord;
+  latest: LatestReading | null;
+  desiredConfig: DesiredConfigRecord | null;
+  reportedConfig: ReportedConfigRecord | null;
+  drift: Drift[];
+}
+
+/** One device on GET /api/integrity. */
+export interface DeviceIntegrity {
+  id: string;
+  name: string | null;
+  readings: number;
+  duplicatesAbsorbed: number;
+  /** Sequence numbers missing over all boots. */
+  missing: number;
+  boots: BootGaps[];
 }
 
 /** The device named by the `:id` route parameter, or a 404. */
@@ -45,7 +71,8 @@ export function overviewRoutes(options: { db: Database; clock: Clock }): Router 
     const fleet = await Promise.all(
       devices.map(async (device) => {
         const [latest, desired, reported] = await Promise.all([db.readings.latestReading(device.id), db.configs.getDesired(device.id), db.configs.getReported(device.id)]);
-        return { device, latest: latest ?? null, desiredConfig: desired ?? null, reportedConfig: reported ?? null, drift: configDrift(desired, reported) };
+        const entry: FleetEntry = { device, latest: latest ?? null, desiredConfig: desired ?? null, reportedConfig: reported ?? null, drift: configDrift(desired, reported) };
+        return entry;
       }),
     );
     res.json({ devices: fleet });
@@ -73,7 +100,7 @@ export function overviewRoutes(options: { db: Database; clock: Clock }): Router 
       db.sql.read((sql) => sql.rows('SELECT device_id, COUNT(*) AS n FROM readings GROUP BY device_id')),
     ]);
     const readings = new Map(counts.map((r) => [String(r.device_id), Number(r.n)]));
-    const report = [];
+    const report: DeviceIntegrity[] = [];
     for (const device of devices) {
       const boots = await db.readings.gaps(device.id);
       const missing = boots.reduce((sum, boot) => sum + boot.missing.reduce((n, range) => n + range.to - range.from + 1, 0), 0);
