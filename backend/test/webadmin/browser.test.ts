@@ -279,4 +279,19 @@ describe.skipIf(!hasChromium)('web admin in Chromium', () => {
       expect(opened.consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
     }
   }, LONG);
+
+  // Last: it restarts the web admin, which ends every session (they live in its memory).
+  it('reconnects the live stream after a web admin restart, and an ended session leads to the login page', async () => {
+    const { page } = session;
+    await page.goto(`/devices/${LIVE}`);
+    const indicator = page.getByTestId('live-indicator');
+    await indicator.filter({ hasText: 'live' }).waitFor();
+    const port = Number(new URL(url).port);
+    await stack.webAdmins.at(-1)?.kill();
+    await indicator.filter({ hasText: 'reconnecting' }).waitFor({ timeout: 15_000 });
+    await stack.startWebAdmin({ port });
+    // The stream comes back, finds the session gone, and the page asks for a login to return here.
+    await page.waitForURL((u) => u.pathname === '/login', { timeout: 30_000 });
+    expect(new URL(page.url()).searchParams.get('next')).toBe(`/devices/${LIVE}`);
+  }, LONG);
 });
