@@ -67,12 +67,15 @@ export class RollupStore {
   async markDirty(sql: Sql, deviceId: string, measuredAt: readonly number[]): Promise<void> {
     // Sorted, so two transactions lock the marks of one device in the same order (no deadlock).
     const buckets = [...new Set(measuredAt.map(minuteOf))].sort((a, b) => a - b);
-    for (const bucket of buckets) {
-      const upsert = this.db.upsert('rollup_dirty', ['device_id', 'bucket_start', 'generation'], [deviceId, bucket, 1], ['device_id', 'bucket_start'], [
-        'generation = generation + 1',
-      ]);
-      await sql.execute(upsert.sql, upsert.params);
-    }
+    if (buckets.length === 0) return;
+    const upsert = this.db.upsertRows(
+      'rollup_dirty',
+      ['device_id', 'bucket_start', 'generation'],
+      buckets.map((bucket) => [deviceId, bucket, 1]),
+      ['device_id', 'bucket_start'],
+      ['generation = generation + 1'],
+    );
+    await sql.execute(upsert.sql, upsert.params);
   }
 
   /** Dirty minute buckets waiting for {@link refresh}. */

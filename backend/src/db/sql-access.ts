@@ -161,9 +161,15 @@ export class SqlAccess {
    * written with {@link inserted} for the value the INSERT would have stored.
    */
   upsert(table: string, columns: readonly string[], row: readonly unknown[], uniqueKey: readonly string[], assignments: readonly string[]): { sql: string; params: unknown[] } {
-    const insert = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+    return this.upsertRows(table, columns, [row], uniqueKey, assignments);
+  }
+
+  /** {@link upsert} of several rows in one statement (one round trip); each row is upserted on its own. */
+  upsertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], uniqueKey: readonly string[], assignments: readonly string[]): { sql: string; params: unknown[] } {
+    const placeholders = `(${columns.map(() => '?').join(', ')})`;
+    const insert = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${rows.map(() => placeholders).join(', ')}`;
     const update = this.kind === 'mariadb' ? 'ON DUPLICATE KEY UPDATE' : `ON CONFLICT (${uniqueKey.join(', ')}) DO UPDATE SET`;
-    return { sql: `${insert} ${update} ${assignments.join(', ')}`, params: [...row] };
+    return { sql: `${insert} ${update} ${assignments.join(', ')}`, params: rows.flat() };
   }
 
   /** In an upsert's assignments: the value the INSERT carried for `column`. */

@@ -90,15 +90,13 @@ function readingsPage(
   limit: number,
   order: 'asc' | 'desc' = 'asc',
 ): Promise<ReadingRow[]> {
-  const from = range.from ?? 0;
-  const to = range.to ?? Number.MAX_SAFE_INTEGER;
-  // The first conjunct bounds the index range; the second drops the rows up to the cursor.
-  const [low, high, past] =
-    after === undefined
-      ? [from, to, '']
-      : order === 'asc'
-        ? [Math.max(from, after.measuredAt), to, 'AND (measured_at > ? OR id > ?)']
-        : [from, Math.min(to, after.measuredAt), 'AND (measured_at < ? OR id < ?)'];
+  let low = range.from ?? 0;
+  let high = range.to ?? Number.MAX_SAFE_INTEGER;
+  // The cursor narrows the index range to its side, and the `past` condition drops the rows
+  // of its own measured_at up to and including its id.
+  if (after !== undefined && order === 'asc') low = Math.max(low, after.measuredAt);
+  if (after !== undefined && order === 'desc') high = Math.min(high, after.measuredAt);
+  const past = after === undefined ? '' : order === 'asc' ? 'AND (measured_at > ? OR id > ?)' : 'AND (measured_at < ? OR id < ?)';
   const direction = order === 'asc' ? 'ASC' : 'DESC';
   return db.sql.read(async (sql) => {
     // A deferred join: the page's ids come from the covering (device, measured_at, id) index as a

@@ -3,7 +3,7 @@ import { findFreePort } from '../processes/free-port.ts';
 import { MariaDbServer } from '../processes/mariadb-server.ts';
 import { startServiceProcess } from '../processes/service-process.ts';
 import { makeTempDir } from '../processes/temp-dir.ts';
-import { median, numericFlag, progress } from './stats.ts';
+import { median, numericFlag, percentile, progress } from './stats.ts';
 
 /**
  * Server time of the web admin's device page for a device with many readings.
@@ -51,12 +51,11 @@ try {
       WEBADMIN_MQTT: 'false',
       WEBADMIN_ADMIN_USERNAME: admin.username,
       WEBADMIN_ADMIN_PASSWORD: admin.password,
-      LOG_LEVEL: 'warn',
     },
     { logFile: `${dir.path}/webadmin.log` },
   );
   const base = `http://127.0.0.1:${port}`;
-  await waitForHealth(base);
+  await webadmin.waitForLog((r) => r.event === 'webadmin_listening', 30_000, 'the web admin to listen');
   const login = await fetch(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin) });
   if (login.status !== 200) throw new Error(`login failed: ${login.status}`);
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
@@ -164,23 +163,6 @@ async function measure(base: string, cookie: string, deviceId: string, from: num
   return Object.fromEntries(names.map((n) => [n, { p50: median(perRun.map((r) => r[n]?.p50 ?? Number.NaN)), p95: median(perRun.map((r) => r[n]?.p95 ?? Number.NaN)) }]));
 }
 
-function percentile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
-}
-
 function ms(value: number): string {
   return value.toFixed(1).padStart(7);
-}
-
-async function waitForHealth(base: string): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    const ok = await fetch(`${base}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the web admin did not become healthy in 30 s');
 }

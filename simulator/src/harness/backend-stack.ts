@@ -80,15 +80,10 @@ export class BackendStack {
 
   /** Starts one more receiver process; with `group`, receivers share the load (MQTT 5 shared subscription). */
   async startReceiver(options: { clientId?: string; group?: string; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
-    const login = this.credentials.login('receiver');
     const receiver = startServiceProcess(
       'receiver',
       {
-        MQTT_HOST: '127.0.0.1',
-        MQTT_PORT: String(this.broker.port),
-        MQTT_USERNAME: login.username,
-        MQTT_PASSWORD: login.password,
-        MQTT_CLIENT_ID: options.clientId ?? `receiver-${this.receivers.length + 1}`,
+        ...this.serviceMqttEnv('receiver', options.clientId ?? `receiver-${this.receivers.length + 1}`),
         // aedes speaks MQTT 3.1.1 only; shared subscriptions are an MQTT 5 feature.
         MQTT_PROTOCOL_VERSION: this.options.broker === 'mosquitto' ? '5' : '4',
         DATABASE_URL: this.databaseUrl,
@@ -108,7 +103,6 @@ export class BackendStack {
    * user `webadmin`) and database, with a first admin account.
    */
   async startWebAdmin(options: { port?: number; host?: string; env?: Record<string, string> } = {}): Promise<WebAdminInfo> {
-    const login = this.credentials.login('webadmin');
     const port = options.port ?? (await findFreePort());
     // Random: `npm start` prints it, and nobody else on the machine should guess it.
     const admin = { username: 'admin', password: randomBytes(12).toString('base64url') };
@@ -118,11 +112,7 @@ export class BackendStack {
         WEBADMIN_PORT: String(port),
         WEBADMIN_HOST: options.host ?? '127.0.0.1',
         DATABASE_URL: this.databaseUrl,
-        MQTT_HOST: '127.0.0.1',
-        MQTT_PORT: String(this.broker.port),
-        MQTT_USERNAME: login.username,
-        MQTT_PASSWORD: login.password,
-        MQTT_CLIENT_ID: `webadmin-${this.webAdmins.length + 1}`,
+        ...this.serviceMqttEnv('webadmin', `webadmin-${this.webAdmins.length + 1}`),
         WEBADMIN_ADMIN_USERNAME: admin.username,
         WEBADMIN_ADMIN_PASSWORD: admin.password,
         ...options.env,
@@ -132,6 +122,12 @@ export class BackendStack {
     this.webAdmins.push(process);
     await process.waitForLog((r) => r.event === 'webadmin_listening', 30_000, 'the web admin to listen');
     return { url: `http://${options.host ?? '127.0.0.1'}:${port}`, admin, process };
+  }
+
+  /** How a backend service reaches this stack's broker as the service user `username`. */
+  private serviceMqttEnv(username: string, clientId: string): Record<string, string> {
+    const login = this.credentials.login(username);
+    return { MQTT_HOST: '127.0.0.1', MQTT_PORT: String(this.broker.port), MQTT_USERNAME: login.username, MQTT_PASSWORD: login.password, MQTT_CLIENT_ID: clientId };
   }
 
   /** MQTT login of a device or service user. */
