@@ -9,9 +9,15 @@ mkdir -p "$out/balena"
 cp "$root/balena/docker-compose.yml" "$out/docker-compose.yml"
 cp "$root/balena/Dockerfile.node" "$root/balena/Dockerfile.redis" "$out/balena/"
 cp "$root/package.json" "$root/package-lock.json" "$out/"
-for workspace in common device simulator backend features; do
+# What the device runs: its own sources and those of the packages it depends on.
+for workspace in common hardware simulator device; do
   mkdir -p "$out/$workspace"
   (cd "$root" && git ls-files -z -- "$workspace" | xargs -0 -I{} cp --parents {} "$out/")
+done
+# npm ci needs every workspace's package.json, but none of the backend's or the harness's code.
+for workspace in backend harness features; do
+  mkdir -p "$out/$workspace"
+  cp "$root/$workspace/package.json" "$out/$workspace/"
 done
 echo "balena build context written to $out"
 echo "push it with: balena push <fleet> --source $out"

@@ -1,4 +1,4 @@
-import { ConfigError, env, parseEnv, z } from '@iot/common/config';
+import { ConfigError, env, parseEnv, z } from '../src/config/env-config.ts';
 import { describe, expect, it } from 'vitest';
 
 const schema = z.object({

@@ -1,8 +1,8 @@
-import { StartStopButtonService } from '@iot/device/button';
-import { REDIS_KEY } from '@iot/device/redis-keys';
+import { StartStopButtonService } from '../src/button/index.ts';
+import { REDIS_KEY } from '../src/redis-keys.ts';
 import { SimGpioController } from '@iot/simulator/hardware';
-import { RedisServer } from '@iot/simulator/processes';
-import { captureLogs, eventually } from '@iot/simulator/testing';
+import { RedisServer } from '@iot/harness/processes';
+import { captureLogs, eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 

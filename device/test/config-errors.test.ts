@@ -1,5 +1,5 @@
 import { EXIT_CONFIG } from '@iot/common/service';
-import { startServiceProcess } from '@iot/simulator/processes';
+import { startServiceProcess } from '@iot/harness/processes';
 import { describe, expect, it } from 'vitest';
 
 /** Configuration mistakes, as a person makes them: the process says what is wrong and exits. */

@@ -1,6 +1,6 @@
 import { reportedConfig } from '@iot/common/protocol';
-import { RedisServer } from '@iot/simulator/processes';
-import { captureLogs, eventually } from '@iot/simulator/testing';
+import { RedisServer } from '@iot/harness/processes';
+import { captureLogs, eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../src/redis-connection.ts';

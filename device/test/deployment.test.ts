@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir } from '@iot/simulator/processes';
+import { makeTempDir } from '@iot/harness/processes';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -23,9 +23,11 @@ describe.skipIf(!hasCompose)('deployment files (needs docker-compose on PATH; .c
     try {
       execFileSync(join(root, 'balena/bundle.sh'), [out.path], { cwd: root, encoding: 'utf8' });
       validate(join(out.path, 'docker-compose.yml'));
-      for (const file of ['balena/Dockerfile.node', 'balena/Dockerfile.redis', 'device/redis/redis.conf', 'device/src/sensor/main.ts', 'common/package.json', 'package-lock.json']) {
+      for (const file of ['balena/Dockerfile.node', 'balena/Dockerfile.redis', 'device/redis/redis.conf', 'device/src/sensor/main.ts', 'hardware/src/index.ts', 'simulator/src/index.ts', 'common/package.json', 'backend/package.json', 'package-lock.json']) {
         expect(existsSync(join(out.path, file)), file).toBe(true);
       }
+      // The Pi gets no backend, harness or scenario code: only their package.json, for npm ci.
+      for (const folder of ['backend/src', 'harness/src', 'features/steps']) expect(existsSync(join(out.path, folder)), folder).toBe(false);
     } finally {
       out.remove();
     }

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GpioError } from '../src/hardware/errors.ts';
+import { GpioError } from '@iot/hardware';
 import { sysfsGpioNumber } from '../src/hardware/pi/gpiochip-base.ts';
 
 // Fake /sys/class/gpio trees, laid out as the kernel does (Documentation/ABI/obsolete/sysfs-gpio):

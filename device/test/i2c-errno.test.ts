@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HardwareError, I2cError, I2cNackError, I2cTimeoutError } from '../src/hardware/errors.ts';
+import { HardwareError, I2cError, I2cNackError, I2cTimeoutError } from '@iot/hardware';
 import { i2cOpenError, i2cTransferError, openI2cBusDriver } from '../src/hardware/pi/i2c-bus-driver.ts';
 
 /** An error shaped like those i2c-bus rejects with (Nan::ErrnoException / fs errors). */

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpio, ValueCallback } from 'onoff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpioError, type Level } from '../src/hardware/index.ts';
+import { GpioError, type Level } from '@iot/hardware';
 import { OnoffGpioController } from '../src/hardware/pi/onoff-gpio.ts';
 import type { RunCommand } from '../src/hardware/pi/pull-resistor.ts';
-import { describeGpioContract } from './contracts/gpio-contract.ts';
+import { describeGpioContract } from '@iot/hardware/contracts';
 
 // The onoff driver cannot reach real sysfs here, so it runs against a stand-in for onoff's Gpio
 // class that behaves like sysfs + epoll: numbers are sysfs numbers, an interrupt arrives after the

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { findFreePort } from '@iot/simulator/processes';
+import { findFreePort } from '@iot/harness/processes';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BalenaSupervisorRebooter, CallbackRebooter } from '../src/uplink/rebooter.ts';
 

@@ -1,5 +1,5 @@
 import { FIELD, STREAM_KEY } from '@iot/common/protocol';
-import { RedisServer, type ServiceProcess, startServiceProcess } from '@iot/simulator/processes';
+import { RedisServer, type ServiceProcess, startServiceProcess } from '@iot/harness/processes';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 

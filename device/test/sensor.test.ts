@@ -1,13 +1,13 @@
 import { systemClock } from '@iot/common/clock';
 import { FIELD, STREAM_KEY } from '@iot/common/protocol';
-import { ChipSet, SensorService } from '@iot/device/sensor';
-import { REDIS_KEY } from '@iot/device/redis-keys';
-import { createChipDriver } from '@iot/device/chips';
+import { ChipSet, SensorService } from '../src/sensor/index.ts';
+import { REDIS_KEY } from '../src/redis-keys.ts';
+import { createChipDriver } from '../src/chips/index.ts';
 import { createRedisConnection } from '../src/redis-connection.ts';
 import { SimulatedHardware } from '@iot/simulator/hardware';
 import { Bme280Model, Sht31Model } from '@iot/simulator/chips';
-import { findFreePort, RedisServer } from '@iot/simulator/processes';
-import { captureLogs, eventually } from '@iot/simulator/testing';
+import { findFreePort, RedisServer } from '@iot/harness/processes';
+import { captureLogs, eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 

@@ -1,5 +1,5 @@
 import { readingEntry, readingsBatch, readingFields, shutdownEntry, shutdownFields } from '@iot/common/protocol';
-import { buildBatch, type StreamEntry, toWireEntry } from '@iot/device/uplink';
+import { buildBatch, type StreamEntry, toWireEntry } from '../src/uplink/index.ts';
 import { describe, expect, it } from 'vitest';
 
 const BOOT = '9f2c4e1a7b3d5f60';

@@ -1,7 +1,7 @@
 import type { Clock } from '@iot/common/clock';
 import { type CommandResponse, commandResponse, originalReadings } from '@iot/common/protocol';
-import { RedisServer } from '@iot/simulator/processes';
-import { captureLogs, eventually } from '@iot/simulator/testing';
+import { RedisServer } from '@iot/harness/processes';
+import { captureLogs, eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../src/redis-connection.ts';

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { ConfigError } from '@iot/common/config';
 import { mqttConnection } from '@iot/common/mqtt-env';
 import { EXIT_CONFIG } from '@iot/common/service';
-import { parseUplinkConfig, uplinkTopics } from '@iot/device/uplink';
-import { makeTempDir, startServiceProcess } from '@iot/simulator/processes';
+import { parseUplinkConfig, uplinkTopics } from '../src/uplink/index.ts';
+import { makeTempDir, startServiceProcess } from '@iot/harness/processes';
 import { afterAll, describe, expect, it } from 'vitest';
 
 function problemsOf(env: Record<string, string>): readonly string[] {

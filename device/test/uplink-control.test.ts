@@ -1,7 +1,7 @@
 import { deviceStatus, reportedConfig, STREAM_KEY } from '@iot/common/protocol';
-import { REDIS_KEY } from '@iot/device/redis-keys';
-import { RedisServer } from '@iot/simulator/processes';
-import { eventually } from '@iot/simulator/testing';
+import { REDIS_KEY } from '../src/redis-keys.ts';
+import { RedisServer } from '@iot/harness/processes';
+import { eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { addReadings, BOOT, DEVICE, type RunningUplink, startUplink, TestBackend, TestBroker } from './uplink-fixtures.ts';

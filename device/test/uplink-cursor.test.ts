@@ -1,5 +1,5 @@
 import { silentLogger } from '@iot/common/log';
-import { AckTracker, formatCursor, isAfter, parseCursor, xreadId } from '@iot/device/uplink';
+import { AckTracker, formatCursor, isAfter, parseCursor, xreadId } from '../src/uplink/index.ts';
 import { describe, expect, it } from 'vitest';
 
 describe('uplink cursor (mqtt_sender:last_id)', () => {

@@ -11,9 +11,9 @@ import {
   TopicScheme,
 } from '@iot/common/protocol';
 import { systemClock } from '@iot/common/clock';
-import { createUplink, parseUplinkConfig, type UplinkService } from '@iot/device/uplink';
-import { findFreePort } from '@iot/simulator/processes';
-import { captureLogs } from '@iot/simulator/testing';
+import { createUplink, parseUplinkConfig, type UplinkService } from '../src/uplink/index.ts';
+import { findFreePort } from '@iot/harness/processes';
+import { captureLogs } from '@iot/harness/testing';
 import { Aedes } from 'aedes';
 import type { Redis } from 'ioredis';
 import { connect, type MqttClient } from 'mqtt';

@@ -1,6 +1,6 @@
-import { REDIS_KEY } from '@iot/device/redis-keys';
-import { MosquittoServer, RedisServer } from '@iot/simulator/processes';
-import { eventually } from '@iot/simulator/testing';
+import { REDIS_KEY } from '../src/redis-keys.ts';
+import { MosquittoServer, RedisServer } from '@iot/harness/processes';
+import { eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addReadings, DEVICE, readRetained, startUplink, TestBackend } from './uplink-fixtures.ts';

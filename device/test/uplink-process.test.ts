@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { REDIS_KEY } from '@iot/device/redis-keys';
-import { RedisServer, type ServiceProcess, startServiceProcess } from '@iot/simulator/processes';
-import { eventually } from '@iot/simulator/testing';
+import { REDIS_KEY } from '../src/redis-keys.ts';
+import { RedisServer, type ServiceProcess, startServiceProcess } from '@iot/harness/processes';
+import { eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { addReadings, type ReceivedEntry, readRetained, TestBackend, TestBroker } from './uplink-fixtures.ts';

@@ -5,7 +5,7 @@ import { silentLogger } from '@iot/common/log';
 import { TopicScheme } from '@iot/common/protocol';
 import { DeviceControl } from '@iot/backend/control';
 import { SimulationControl } from '@iot/simulator/control';
-import { eventually } from '@iot/simulator/testing';
+import { eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import type { SystemWorld } from '../support/world.ts';

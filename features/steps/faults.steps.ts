@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { When, Then } from '@cucumber/cucumber';
-import { AofSizeTracker, powerCut } from '@iot/simulator/faults';
-import { eventually } from '@iot/simulator/testing';
+import { AofSizeTracker, powerCut } from '@iot/harness/faults';
+import { eventually } from '@iot/harness/testing';
 import type { SystemWorld } from '../support/world.ts';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

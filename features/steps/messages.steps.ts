@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { Then, When } from '@cucumber/cucumber';
-import { eventually } from '@iot/simulator/testing';
+import { eventually } from '@iot/harness/testing';
 import mqtt from 'mqtt';
 import type { SystemWorld } from '../support/world.ts';
 

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Given, Then, When } from '@cucumber/cucumber';
-import type { BrokerKind } from '@iot/simulator/harness';
-import { eventually } from '@iot/simulator/testing';
+import type { BrokerKind } from '@iot/harness';
+import { eventually } from '@iot/harness/testing';
 import type { SystemWorld } from '../support/world.ts';
 
 Given('a system with {broker} and {int} simulated device(s) measuring every {float} second(s)', async function (

@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Database } from '@iot/backend/db';
 import { setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber';
-import type { DeliveryReport } from '@iot/simulator/checker';
-import { TcpProxy } from '@iot/simulator/faults';
-import { BackendStack, type BrokerKind, checkSystem, SimulatedDevice } from '@iot/simulator/harness';
-import { makeTempDir, type ServiceProcess } from '@iot/simulator/processes';
+import type { DeliveryReport } from '@iot/harness/checker';
+import { TcpProxy } from '@iot/harness/faults';
+import { BackendStack, type BrokerKind, checkSystem, SimulatedDevice } from '@iot/harness';
+import { makeTempDir, type ServiceProcess } from '@iot/harness/processes';
 
 export interface SystemOptions {
   broker: BrokerKind;

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { type LogRecord, makeTempDir, RedisServer, type ServiceProcess, startServiceProcess } from '@iot/simulator/processes';
+import { type LogRecord, makeTempDir, RedisServer, type ServiceProcess, startServiceProcess } from '@iot/harness/processes';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulationControl } from '../src/control/index.ts';

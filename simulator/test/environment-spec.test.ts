@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError } from '@iot/common/config';
 import { describe, expect, it } from 'vitest';
 import { environmentFromSpec } from '../src/environment/environment-spec.ts';
-import { makeTempDir } from '../src/processes/temp-dir.ts';
+import { makeTempDir } from '@iot/harness/processes';
 
 describe('SIM_ENVIRONMENT', () => {
   it('room is constant room conditions', () => {

@@ -1,32 +1,11 @@
-import { describe } from 'vitest';
-import { describeGpioContract } from '../../device/test/contracts/gpio-contract.ts';
+import { describeGpioContract } from '@iot/hardware/contracts';
 import { SimGpioController } from '../src/hardware/sim-gpio.ts';
 
-// The same suite, twice (the node-serialport pattern): always against the simulated driver, and
-// against the real one on a Raspberry Pi whose two named BCM pins are joined by a jumper wire.
+// The contract suite every GPIO driver passes (docs/hardware-contracts.md); the real onoff driver
+// runs the same suite in device/test/gpio-contract-pi.test.ts.
 
 describeGpioContract('simulated (SimGpioController, BCM 17 wired to 27)', async () => {
   const controller = new SimGpioController({ seed: 7 });
   controller.wire(17, 27);
   return { controller, outPin: 17, inPin: 27, teardown: () => controller.close() };
 });
-
-const outPin = process.env.GPIO_TEST_OUT_PIN;
-const inPin = process.env.GPIO_TEST_IN_PIN;
-
-describe.skipIf(outPin === undefined || inPin === undefined)(
-  'real onoff driver on a Raspberry Pi (enable with GPIO_TEST_OUT_PIN and GPIO_TEST_IN_PIN = BCM pins joined by a jumper)',
-  () => {
-    describeGpioContract('onoff over sysfs, GPIO_TEST_OUT_PIN wired to GPIO_TEST_IN_PIN', async () => {
-      const { createOnoffGpioController } = await import('../../device/src/hardware/pi/onoff-gpio.ts');
-      const controller = await createOnoffGpioController();
-      return { controller, outPin: bcm(outPin), inPin: bcm(inPin), teardown: () => controller.close() };
-    });
-  },
-);
-
-function bcm(text: string | undefined): number {
-  const pin = Number(text);
-  if (!Number.isInteger(pin) || pin < 0 || pin > 27) throw new Error(`expected a BCM pin 0..27, got ${JSON.stringify(text)}`);
-  return pin;
-}

@@ -1,5 +1,5 @@
 import { connect as netConnect } from 'node:net';
-import { eventually } from '@iot/simulator/testing';
+import { eventually } from '@iot/harness/testing';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerUnderTest, startAedes, startMosquitto, TEST_MAX_PAYLOAD_BYTES, USERS } from './fixtures.ts';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@iot/common/config';
-import { makeTempDir } from '@iot/simulator/processes';
+import { makeTempDir } from '@iot/harness/processes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCredentialFile, loadCredentials, parseCredentials, saveCredentialFile } from '../../src/broker/credentials.ts';
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { TopicScheme } from '@iot/common/protocol';
-import { type Broker, BrokerProcess, MosquittoServer, makeTempDir } from '@iot/simulator/processes';
+import { type Broker, BrokerProcess, MosquittoServer, makeTempDir } from '@iot/harness/processes';
 import { type CredentialUser, saveCredentialFile } from '../../src/broker/credentials.ts';
 import { hashPassword } from '../../src/broker/password-hash.ts';
 import { maxPacketBytes } from '../../src/broker/config.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { TopicScheme } from '@iot/common/protocol';
-import { makeTempDir } from '@iot/simulator/processes';
+import { makeTempDir } from '@iot/harness/processes';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CredentialUser } from '../../src/broker/credentials.ts';
 import { renderMosquittoAcl, renderMosquittoConf, writeMosquittoFiles } from '../../src/broker/mosquitto-config.ts';

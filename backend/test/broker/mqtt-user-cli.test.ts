@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir } from '@iot/simulator/processes';
+import { makeTempDir } from '@iot/harness/processes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/broker/password-hash.ts';
 

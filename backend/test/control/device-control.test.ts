@@ -1,7 +1,7 @@
 import { systemClock } from '@iot/common/clock';
 import { silentLogger } from '@iot/common/log';
 import { TopicScheme } from '@iot/common/protocol';
-import { BackendStack } from '@iot/simulator/harness';
+import { BackendStack } from '@iot/harness';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlError, DeviceControl, originalCommand } from '../../src/control/device-control.ts';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { MariaDbServer, makeTempDir } from '@iot/simulator/processes';
+import { MariaDbServer, makeTempDir } from '@iot/harness/processes';
 import { createConnection } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 
@@ -11,7 +11,7 @@ describe('MariaDbServer', () => {
   it('initialises one template per temp dir even when two processes race for it', async () => {
     const temp = makeTempDir('template-race');
     try {
-      const script = "import { templateDataDir } from '@iot/simulator/processes'; console.log(templateDataDir());";
+      const script = "import { templateDataDir } from '@iot/harness/processes'; console.log(templateDataDir());";
       const race = () => run(process.execPath, ['--input-type=module', '-e', script], { cwd: import.meta.dirname, env: { ...process.env, TMPDIR: temp.path } });
       const [a, b] = await Promise.all([race(), race()]);
       expect(a.stdout.trim()).toBe(b.stdout.trim());

@@ -1,4 +1,4 @@
-import { MariaDbServer } from '@iot/simulator/processes';
+import { MariaDbServer } from '@iot/harness/processes';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, type DatabaseConfig, isConnectionError, type MariaDbConfig, openDatabase, parseDatabaseUrl } from '../../src/db/index.ts';

@@ -1,8 +1,8 @@
 import { systemClock } from '@iot/common/clock';
 import { silentLogger } from '@iot/common/log';
 import { TopicScheme } from '@iot/common/protocol';
-import { BackendStack, checkSystem, SimulatedDevice } from '@iot/simulator/harness';
-import { eventually } from '@iot/simulator/testing';
+import { BackendStack, checkSystem, SimulatedDevice } from '@iot/harness';
+import { eventually } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';

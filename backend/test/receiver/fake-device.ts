@@ -1,5 +1,5 @@
 import { type Ack, PROTOCOL_VERSION } from '@iot/common/protocol';
-import type { Login } from '@iot/simulator/harness';
+import type { Login } from '@iot/harness';
 import mqtt, { type MqttClient } from 'mqtt';
 
 /** A stand-in for a device's uplink that publishes hand-made payloads and collects acks. */

@@ -1,6 +1,6 @@
-import { BackendStack } from '@iot/simulator/harness';
-import { findFreePort } from '@iot/simulator/processes';
-import { eventually } from '@iot/simulator/testing';
+import { BackendStack } from '@iot/harness';
+import { findFreePort } from '@iot/harness/processes';
+import { eventually } from '@iot/harness/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDevice } from './fake-device.ts';
 

@@ -1,6 +1,6 @@
 import type { Database } from '../../src/db/index.ts';
-import { BackendStack, SimulatedDevice } from '@iot/simulator/harness';
-import { eventually } from '@iot/simulator/testing';
+import { BackendStack, SimulatedDevice } from '@iot/harness';
+import { eventually } from '@iot/harness/testing';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserSession, CHROMIUM_PATH, chromiumAvailable, DESKTOP, launchChromium, PHONE, seedArchiveDevice } from './browser-harness.ts';

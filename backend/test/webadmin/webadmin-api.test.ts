@@ -1,4 +1,4 @@
-import { makeTempDir } from '@iot/simulator/processes';
+import { makeTempDir } from '@iot/harness/processes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandRequest } from '../../src/control/device-control.ts';
 import { ControlError } from '../../src/control/device-control.ts';

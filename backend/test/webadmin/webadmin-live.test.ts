@@ -1,4 +1,4 @@
-import { makeTempDir } from '@iot/simulator/processes';
+import { makeTempDir } from '@iot/harness/processes';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Database, type NewReading, openDatabase } from '../../src/db/index.ts';
 import { WebAdminUnderTest } from './webadmin-harness.ts';

@@ -1,4 +1,4 @@
-import { MariaDbServer } from '@iot/simulator/processes';
+import { MariaDbServer } from '@iot/harness/processes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase, parseDatabaseUrl } from '../../src/db/index.ts';
 import { WebAdminUnderTest } from './webadmin-harness.ts';

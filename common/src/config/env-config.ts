@@ -1,16 +1,7 @@
 import { z } from 'zod';
+import { ConfigError } from './config-error.ts';
 
-export { z };
-
-/** A user's configuration mistake: every problem found, none of them a crash. */
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(service: string, problems: readonly string[]) {
-    super(`${service}: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+export { ConfigError, z };
 
 type Env = Record<string, string | undefined>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Channel, DEFAULT_TOPICS, DEVICE_PLACEHOLDER, TopicScheme, type TopicTemplates, templateProblems } from '../protocol/topics.ts';
-import { ConfigError } from './env-config.ts';
+import { ConfigError } from './config-error.ts';
 
 /**
  * Env var of each channel's topic template. The first four are the original system's names

@@ -1,7 +1,7 @@
 import type { Logger } from '@iot/common/log';
 import type { Service } from '@iot/common/service';
 import type { Redis } from 'ioredis';
-import type { Edge, GpioController, GpioPin, Pull } from '../hardware/gpio.ts';
+import type { Edge, GpioController, GpioPin, Pull } from '@iot/hardware';
 import { REDIS_KEY } from '../redis-keys.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { Logger } from '@iot/common/log';
 import type { Redis } from 'ioredis';
-import type { Edge } from '../hardware/gpio.ts';
-import type { GpioController } from '../hardware/gpio.ts';
+import type { Edge } from '@iot/hardware';
+import type { GpioController } from '@iot/hardware';
 import { StartStopButtonService } from './button-service.ts';
 import type { ButtonConfig } from './config.ts';
 

@@ -1,6 +1,6 @@
 import type { Clock } from '@iot/common/clock';
 import type { Quantity } from '@iot/common/protocol';
-import type { I2cBus } from '../hardware/i2c.ts';
+import type { I2cBus } from '@iot/hardware';
 
 export type ChipKind = 'bme280' | 'sht31';
 

@@ -1,4 +1,4 @@
-import { hex } from '../hardware/errors.ts';
+import { hex } from '@iot/hardware';
 import type { ChipKind } from './chip.ts';
 import { CHIP_KINDS } from './index.ts';
 

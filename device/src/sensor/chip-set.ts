@@ -1,7 +1,7 @@
 import type { Logger } from '@iot/common/log';
 import type { ChipDriver } from '../chips/chip.ts';
 import { describe, fieldName, type SensorSpec } from '../chips/sensor-spec.ts';
-import { HardwareError } from '../hardware/errors.ts';
+import { HardwareError } from '@iot/hardware';
 
 /** How often a chip that keeps failing is logged again (the first failures are always logged). */
 const REPEAT_LOG_MS = 60_000;

@@ -2,7 +2,7 @@ import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
 import type { Redis } from 'ioredis';
 import { createChipDriver } from '../chips/index.ts';
-import type { Hardware } from '../hardware/hardware.ts';
+import type { Hardware } from '@iot/hardware';
 import { ChipSet } from './chip-set.ts';
 import type { SensorConfig } from './config.ts';
 import { SensorService } from './sensor-service.ts';

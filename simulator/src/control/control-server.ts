@@ -1,7 +1,7 @@
 import { lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { ChipModelFault } from '../chips/chip-model.ts';
-import type { SimulatedHardware } from '../hardware/simulated-hardware.ts';
+import type { ControlledHardware } from './controlled-hardware.ts';
 import {
   type ButtonRequest,
   type BusFaultRequest,
@@ -25,20 +25,20 @@ interface FaultableModel {
 }
 
 /**
- * Serves the simulation control protocol (see control-protocol.ts) for one {@link SimulatedHardware}
+ * Serves the simulation control protocol (see control-protocol.ts) for one simulated hardware ({@link ControlledHardware})
  * on a unix socket, so tests and scenarios can reach into a device service running as its own OS
  * process. A malformed request gets an error response; nothing a client sends can crash the device.
  */
 export class ControlServer {
   readonly socketPath: string;
   private readonly server: Server;
-  private readonly hardware: SimulatedHardware;
+  private readonly hardware: ControlledHardware;
   private readonly connections = new Set<Socket>();
   /** Faults injected through this channel, so `state` can show them (the models keep theirs private). */
   private readonly busFaults = new Map<string, string>();
   private readonly chipFaults = new Map<string, string>();
 
-  private constructor(socketPath: string, hardware: SimulatedHardware) {
+  private constructor(socketPath: string, hardware: ControlledHardware) {
     this.socketPath = socketPath;
     this.hardware = hardware;
     this.server = createServer((socket) => this.accept(socket));
@@ -48,7 +48,7 @@ export class ControlServer {
    * Binds `socketPath`, replacing a socket file a crashed process left behind. Rejects if another
    * process still serves on it or the path cannot be bound, with a message naming the path.
    */
-  static async listen(socketPath: string, hardware: SimulatedHardware): Promise<ControlServer> {
+  static async listen(socketPath: string, hardware: ControlledHardware): Promise<ControlServer> {
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
       throw new Error(
         `SIM_CONTROL_SOCKET ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; unix socket paths are limited to ${MAX_SOCKET_PATH_BYTES} (unix(7)): use a shorter directory`,

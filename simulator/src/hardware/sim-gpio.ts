@@ -9,7 +9,7 @@ import {
   type GpioPinOptions,
   type Level,
   type Pull,
-} from '@iot/device/hardware';
+} from '@iot/hardware';
 import { createRandom, type Random } from '../random.ts';
 
 /** BCM pins a 40-pin Raspberry Pi exposes. */

@@ -1,4 +1,4 @@
-import { I2cClosedError, I2cNackError, I2cTimeoutError, type I2cBus } from '@iot/device/hardware';
+import { I2cClosedError, I2cNackError, I2cTimeoutError, type I2cBus } from '@iot/hardware';
 import { type I2cDeviceModel, ModelNack } from './i2c-device-model.ts';
 
 /** Bus-level faults a scenario can inject at one address. */

@@ -1,19 +1,16 @@
-import type { GpioPin, GpioPinOptions, Hardware, I2cBus, Level, SimulationOptions } from '@iot/device/hardware';
+import type { GpioPin, GpioPinOptions, Hardware, I2cBus } from '@iot/hardware';
 import { Bme280Model } from '../chips/bme280-model.ts';
 import { Sht31Model } from '../chips/sht31-model.ts';
 import { ControlServer } from '../control/control-server.ts';
+import type { ControlledHardware, OpenPinInfo } from '../control/controlled-hardware.ts';
 import { AdjustableEnvironment } from '../environment/environment.ts';
 import { environmentFromSpec } from '../environment/environment-spec.ts';
 import { createRandom } from '../random.ts';
 import type { I2cDeviceModel } from './i2c-device-model.ts';
 import { SimGpioController } from './sim-gpio.ts';
 import { SimI2cSegment } from './sim-i2c.ts';
+import type { SimulationOptions } from './simulation-options.ts';
 
-/** A pin some service has open, as the control channel reports it. */
-export interface OpenPinInfo {
-  direction: 'in' | 'out';
-  level: Level;
-}
 
 /**
  * Simulated GPIO that remembers which pins services opened, so a controller in another process
@@ -48,7 +45,7 @@ class ObservedGpioController extends SimGpioController {
  * and scenarios use the extra handles (buttons, faults, conditions), in-process or through the
  * control socket.
  */
-export class SimulatedHardware implements Hardware {
+export class SimulatedHardware implements Hardware, ControlledHardware {
   readonly kind = 'sim' as const;
   readonly gpio: SimGpioController;
   readonly environment: AdjustableEnvironment;

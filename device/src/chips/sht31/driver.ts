@@ -1,7 +1,7 @@
 import type { Clock } from '@iot/common/clock';
 import { QUANTITY, type Quantity } from '@iot/common/protocol';
-import { ChipConversionTimeoutError, ChipCrcError, ChipIdentityError, hex, I2cNackError, ImplausibleValueError } from '../../hardware/errors.ts';
-import type { I2cBus } from '../../hardware/i2c.ts';
+import { ChipConversionTimeoutError, ChipCrcError, ChipIdentityError, hex, I2cNackError, ImplausibleValueError } from '@iot/hardware';
+import type { I2cBus } from '@iot/hardware';
 import type { ChipDriver, ChipDriverOptions, Sample } from '../chip.ts';
 import {
   commandBytes,

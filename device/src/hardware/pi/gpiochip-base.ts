@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GpioError } from '../errors.ts';
+import { GpioError } from '@iot/hardware';
 
 /** Where the kernel's (deprecated) sysfs GPIO interface lives. */
 export const DEFAULT_SYSFS_GPIO_ROOT = '/sys/class/gpio';

@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { PromisifiedBus } from 'i2c-bus';
-import { HardwareError, I2cClosedError, I2cError, I2cNackError, I2cTimeoutError } from '../errors.ts';
-import type { I2cBus } from '../i2c.ts';
+import { HardwareError, I2cClosedError, I2cError, I2cNackError, I2cTimeoutError } from '@iot/hardware';
+import type { I2cBus } from '@iot/hardware';
 import { errnoCode } from './errno.ts';
 
 /** The character device i2c-dev creates for bus N (i2c-bus opens exactly this path). */

@@ -1,8 +1,8 @@
 import { type Clock, systemClock } from '@iot/common/clock';
 import type { Gpio as OnoffGpio, ValueCallback } from 'onoff';
-import { Debouncer, filterEdge } from '../debounce.ts';
-import { GpioError } from '../errors.ts';
-import type { Edge, EdgeListener, GpioController, GpioPin, GpioPinOptions, Level } from '../gpio.ts';
+import { Debouncer, filterEdge } from '@iot/hardware';
+import { GpioError } from '@iot/hardware';
+import type { Edge, EdgeListener, GpioController, GpioPin, GpioPinOptions, Level } from '@iot/hardware';
 import { DEFAULT_SYSFS_GPIO_ROOT, sysfsGpioNumber } from './gpiochip-base.ts';
 import { configurePull, execFileCommand, type RunCommand } from './pull-resistor.ts';
 import { sysfsGpioError } from './sysfs-gpio-errors.ts';

@@ -1,7 +1,7 @@
-import { GpioError } from '../errors.ts';
-import type { GpioController, GpioPin, GpioPinOptions } from '../gpio.ts';
-import type { Hardware } from '../hardware.ts';
-import type { I2cBus } from '../i2c.ts';
+import { GpioError } from '@iot/hardware';
+import type { GpioController, GpioPin, GpioPinOptions } from '@iot/hardware';
+import type { Hardware } from '@iot/hardware';
+import type { I2cBus } from '@iot/hardware';
 import { openI2cBusDriver } from './i2c-bus-driver.ts';
 import type { OnoffGpioController } from './onoff-gpio.ts';
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { Pull } from '../gpio.ts';
+import type { Pull } from '@iot/hardware';
 
 /** Runs a program with arguments; rejects if it cannot be run or exits non-zero. */
 export type RunCommand = (file: string, args: readonly string[]) => Promise<void>;

@@ -1,4 +1,4 @@
-import { GpioError } from '../errors.ts';
+import { GpioError } from '@iot/hardware';
 import { errnoCode } from './errno.ts';
 
 /** What the driver was doing when the kernel said no. */

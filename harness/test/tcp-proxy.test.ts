@@ -7,7 +7,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TcpProxy } from '../src/faults/tcp-proxy.ts';
 import { findFreePort } from '../src/processes/free-port.ts';
-import { createRandom } from '../src/random.ts';
+import { createRandom } from '@iot/simulator';
 import { eventually } from '../src/testing/log-capture.ts';
 
 const cleanups: (() => unknown)[] = [];

@@ -1,13 +1,13 @@
 import type { Clock } from '@iot/common/clock';
 import { systemClock } from '@iot/common/clock';
-import { Sht31Driver } from '@iot/device/chips';
-import { ChipConversionTimeoutError, ChipCrcError, ChipIdentityError, HardwareError, I2cNackError, I2cTimeoutError, ImplausibleValueError } from '@iot/device/hardware';
+import { Sht31Driver } from '../src/chips/index.ts';
+import { ChipConversionTimeoutError, ChipCrcError, ChipIdentityError, HardwareError, I2cNackError, I2cTimeoutError, ImplausibleValueError } from '@iot/hardware';
 import { describe, expect, it } from 'vitest';
-import { Sht31Model } from '../src/chips/sht31-model.ts';
-import { AdjustableEnvironment, constantEnvironment } from '../src/environment/environment.ts';
-import { type I2cDeviceModel, ModelNack } from '../src/hardware/i2c-device-model.ts';
-import { SimI2cSegment } from '../src/hardware/sim-i2c.ts';
-import { createRandom } from '../src/random.ts';
+import { Sht31Model } from '@iot/simulator/chips';
+import { AdjustableEnvironment, constantEnvironment } from '@iot/simulator/environment';
+import { type I2cDeviceModel, ModelNack } from '@iot/simulator/hardware';
+import { SimI2cSegment } from '@iot/simulator/hardware';
+import { createRandom } from '@iot/simulator';
 
 const ADDRESS = 0x44;
 /** Half a step of the raw word (datasheet §4.13): the most rounding can cost. */

@@ -3,4 +3,3 @@ export type { I2cBus } from './i2c.ts';
 export * from './errors.ts';
 export { Debouncer, filterEdge } from './debounce.ts';
 export type { Hardware, HardwareKind } from './hardware.ts';
-export { loadHardware, type SimulationOptions } from './load-hardware.ts';

@@ -5,11 +5,11 @@ import { readingFields, STREAM_KEY } from '@iot/common/protocol';
 import { createChipDriver } from '@iot/device/chips';
 import { ChipSet, SensorService } from '@iot/device/sensor';
 import { Redis } from 'ioredis';
-import { Bme280Model } from '../chips/bme280-model.ts';
-import { Sht31Model } from '../chips/sht31-model.ts';
-import { SimulatedHardware } from '../hardware/simulated-hardware.ts';
+import { Bme280Model } from '@iot/simulator/chips';
+import { Sht31Model } from '@iot/simulator/chips';
+import { SimulatedHardware } from '@iot/simulator/hardware';
 import { RedisServer } from '../processes/redis-server.ts';
-import { createRedisConnection } from '../../../device/src/redis-connection.ts';
+import { createRedisConnection } from '@iot/device/redis-connection';
 import { median, numericFlag, progress } from './stats.ts';
 
 /**

@@ -1,13 +1,13 @@
 import { type Clock, systemClock } from '@iot/common/clock';
-import { Bme280Driver } from '@iot/device/chips';
-import { ChipConversionTimeoutError, ChipIdentityError, I2cNackError, I2cTimeoutError, ImplausibleValueError } from '@iot/device/hardware';
+import { Bme280Driver } from '../src/chips/index.ts';
+import { ChipConversionTimeoutError, ChipIdentityError, I2cNackError, I2cTimeoutError, ImplausibleValueError } from '@iot/hardware';
 import { describe, expect, it } from 'vitest';
-import type { Bme280Trimming } from '../src/chips/bme280-adc.ts';
-import { Bme280Model } from '../src/chips/bme280-model.ts';
-import { AdjustableEnvironment, type Conditions } from '../src/environment/environment.ts';
-import type { I2cDeviceModel } from '../src/hardware/i2c-device-model.ts';
-import { SimI2cSegment } from '../src/hardware/sim-i2c.ts';
-import { createRandom } from '../src/random.ts';
+import type { Bme280Trimming } from '@iot/simulator/chips';
+import { Bme280Model } from '@iot/simulator/chips';
+import { AdjustableEnvironment, type Conditions } from '@iot/simulator/environment';
+import type { I2cDeviceModel } from '@iot/simulator/hardware';
+import { SimI2cSegment } from '@iot/simulator/hardware';
+import { createRandom } from '@iot/simulator';
 
 const ADDRESS = 0x76;
 

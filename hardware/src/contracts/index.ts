@@ -1,0 +1,2 @@
+export { describeGpioContract, type GpioFixture } from './gpio-contract.ts';
+export { describeI2cContract, type I2cFixture } from './i2c-contract.ts';
