@@ -71,8 +71,8 @@ describe('the graph check', () => {
 
   it('refuses the harness in production code but allows it in tests', () => {
     const root = fakeRepository({
-      'package.json': { workspaces: ['device', 'harness'] },
-      'device/package.json': { ...pkg('@iot/device'), devDependencies: { '@iot/harness': '*' } },
+      'package.json': { workspaces: ['device', 'harness'], devDependencies: { '@iot/harness': '*' } },
+      'device/package.json': pkg('@iot/device'),
       'device/src/index.ts': "import { h } from '@iot/harness';\nexport const d = h;\n",
       'device/test/device.test.ts': "import { h } from '@iot/harness';\nexport const t = h;\n",
       'harness/package.json': pkg('@iot/harness'),
@@ -80,6 +80,15 @@ describe('the graph check', () => {
     });
     const problems = analysePackageGraph(root).problems;
     expect(problems).toEqual([expect.stringContaining("device/src/index.ts: import '@iot/harness': production code must not use @iot/harness")]);
+  });
+
+  it('refuses a workspace dev dependency, which npm would install with the workspace in production', () => {
+    const root = fakeRepository({
+      'package.json': { workspaces: ['device'] },
+      'device/package.json': { ...pkg('@iot/device'), devDependencies: { aedes: '*', '@types/node': '*' } },
+      'device/src/index.ts': 'export const d = 1;\n',
+    });
+    expect(analysePackageGraph(root).problems).toEqual([expect.stringContaining('@iot/device has a dev dependency on aedes')]);
   });
 
   it('finds static, type-only, re-exported and dynamic imports, and none inside comments or template strings', () => {

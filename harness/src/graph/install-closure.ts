@@ -9,14 +9,17 @@ interface LockEntry {
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
-  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  devDependencies?: Record<string, string>;
   dev?: boolean;
 }
 
 /**
- * The packages a production install of one workspace pulls (dependencies, optional dependencies
- * and required peers, transitively), read from package-lock.json the way Node resolves them: a
- * dependency is looked up in the dependent's own node_modules, then in each parent folder's.
+ * The packages `npm ci --omit=dev --workspace <folder>` installs, read from package-lock.json:
+ * dependencies, optional dependencies and peers (optional ones too, when the lock has them)
+ * transitively, each looked up in the dependent's own node_modules and then in each parent's, as
+ * Node resolves them. npm also follows a workspace's devDependencies into any package that is not
+ * marked `dev` in the lock, i.e. that another workspace needs in production; so do we, which is
+ * why test tools are declared at the repository root (docs/architecture.md §6).
  * Keys are lockfile paths; workspace packages appear under their folder name.
  */
 export function productionClosure(root: string, workspaceFolder: string): Map<string, LockEntry> {
@@ -43,12 +46,17 @@ export function productionClosure(root: string, workspaceFolder: string): Map<st
       if (found.has(path)) return;
     }
     found.set(path, entry);
-    const optionalPeers = entry.peerDependenciesMeta ?? {};
-    const requiredPeers = Object.keys(entry.peerDependencies ?? {}).filter((name) => optionalPeers[name]?.optional !== true);
-    for (const name of [...Object.keys(entry.dependencies ?? {}), ...Object.keys(entry.optionalDependencies ?? {}), ...requiredPeers]) {
+    const isWorkspace = !path.includes('node_modules/');
+    for (const name of [...Object.keys(entry.dependencies ?? {}), ...Object.keys(entry.optionalDependencies ?? {}), ...Object.keys(entry.peerDependencies ?? {})]) {
       const target = locate(path, name);
       // An optional dependency for another platform is absent from the lock: nothing to install.
       if (target !== undefined) visit(target);
+    }
+    if (isWorkspace) {
+      for (const name of Object.keys(entry.devDependencies ?? {})) {
+        const target = locate(path, name);
+        if (target !== undefined && packages[target]?.dev !== true) visit(target);
+      }
     }
   };
   visit(workspaceFolder);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GpioError, type GpioController, type GpioPin, type Level } from '../index.ts';
+import { GpioError, type GpioController, type GpioPin, type Level } from '../src/index.ts';
 
 /**
  * Two pins joined by a wire: whatever `outPin` drives, `inPin` reads. In simulation that is

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { I2cClosedError, I2cNackError, type I2cBus } from '../index.ts';
+import { I2cClosedError, I2cNackError, type I2cBus } from '../src/index.ts';
 
 /** A bus with a BME280 on it, and an address where nothing answers. */
 export interface I2cFixture {
