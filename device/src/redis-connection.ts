@@ -32,7 +32,7 @@ export function createRedisConnection(config: RedisConfig, logger: Logger): Redi
     // Log each distinct failure once, not on every reconnect attempt.
     if (error.message === lastError) return;
     lastError = error.message;
-    logger.warn({ event: 'redis_error', err: { message: error.message } }, 'Redis connection problem');
+    logger.warn({ event: 'redis_error', err: error }, 'Redis connection problem');
   });
   redis.on('close', () => {
     if (!up) return;

@@ -119,7 +119,7 @@ export class BrokerService implements Service {
 
   private logClientError(event: string, client: Client, error: Error): void {
     if (error instanceof PolicyRefusalError) return; // logged by the hook with its context
-    const fields = { ...this.hooks.describe(client), error: error.message };
+    const fields = { ...this.hooks.describe(client), err: error };
     if (error instanceof PacketTooLargeError) {
       this.logger.warn({ event: 'packet_too_large', ...fields, packetBytes: error.packetBytes, limitBytes: error.limitBytes }, 'packet too large; connection closed');
     } else if (error instanceof MalformedLengthError) {
@@ -141,7 +141,7 @@ export class BrokerService implements Service {
       this.handle(socket, { transport: 'tls', remoteAddress: socket.remoteAddress }),
     );
     server.on('tlsClientError', (error: Error, socket: Socket) => {
-      this.logger.warn({ event: 'tls_client_error', remoteAddress: socket.remoteAddress, error: error.message }, 'TLS handshake failed');
+      this.logger.warn({ event: 'tls_client_error', remoteAddress: socket.remoteAddress, err: error }, 'TLS handshake failed');
     });
     return this.listenNet(server, 'tls', host, tls.port);
   }
@@ -169,7 +169,7 @@ export class BrokerService implements Service {
       handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
     });
     wss.on('connection', (socket, request) => {
-      socket.on('error', (error) => this.logger.warn({ event: 'ws_error', remoteAddress: request.socket.remoteAddress, error: error.message }, 'WebSocket error'));
+      socket.on('error', (error) => this.logger.warn({ event: 'ws_error', remoteAddress: request.socket.remoteAddress, err: error }, 'WebSocket error'));
       this.handle(createWebSocketStream(socket), { transport: 'ws', remoteAddress: request.socket.remoteAddress });
     });
     return new Promise((resolve, reject) => {

@@ -58,12 +58,11 @@ export class DatabaseGate {
     this.failures++;
     const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** (this.failures - 1), MAX_BACKOFF_MS);
     this.retryAt = this.clock.now() + backoff;
-    const message = error instanceof Error ? error.message : String(error);
     if (!this.down) {
       this.down = true;
-      this.logger.error({ event: 'database_down', while: what, err: { message } }, 'database unavailable: not acknowledging; devices keep and re-send their readings');
+      this.logger.error({ event: 'database_down', while: what, err: error }, 'database unavailable: not acknowledging; devices keep and re-send their readings');
     } else {
-      this.logger.debug({ event: 'database_still_down', while: what, err: { message }, backoff_ms: backoff }, 'database still unavailable');
+      this.logger.debug({ event: 'database_still_down', while: what, err: error, backoff_ms: backoff }, 'database still unavailable');
     }
     this.probing ??= this.probeUntilUp().finally(() => {
       this.probing = undefined;

@@ -1,11 +1,13 @@
 import { pino } from 'pino';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 /**
  * A structured logger: one JSON object per line with `level` (a name, not pino's number), `time`
- * (ISO 8601), `service` and `msg`. Child loggers add fields such as `component`.
+ * (ISO 8601), `service` and `msg`. Child loggers add fields such as `component`, and lines about
+ * an event carry `event`. An error always goes in `err`, as the caught value itself (never a
+ * hand-made `{ message }` or a string), so every line has the same shape: `err.type`,
+ * `err.message`, `err.stack` and any `code`, written by pino's error serializer.
  */
 export type Logger = pino.Logger;
 

@@ -238,7 +238,7 @@ export class BatchSender {
       await trimmer.trimAndMeasure(target);
       this.trimmedAt = target;
     } catch (error) {
-      logger.warn({ event: 'trim_failed', err: { message: messageOf(error) } }, 'could not trim the stream; will try again');
+      logger.warn({ event: 'trim_failed', err: error }, 'could not trim the stream; will try again');
     }
   }
 
@@ -261,7 +261,7 @@ export class BatchSender {
     if (error instanceof Error) this.options.memory.noteWriteError(error);
     if (message === this.lastFailure) return;
     this.lastFailure = message;
-    this.options.logger.warn({ event: 'uplink_redis_error', err: { message } }, 'Redis failed while sending; retrying');
+    this.options.logger.warn({ event: 'uplink_redis_error', err: error }, 'Redis failed while sending; retrying');
   }
 
   private recovered(): void {

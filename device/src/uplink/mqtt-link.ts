@@ -105,7 +105,7 @@ export class MqttLink {
     if (!this.isReady || client === undefined || !client.connected) return false;
     client.publish(topic, payload, options, (error) => {
       // MQTT.js passes null, not undefined, on success.
-      if (error) this.options.logger.debug({ event: 'publish_failed', topic, err: { message: error.message } }, 'publish failed');
+      if (error) this.options.logger.debug({ event: 'publish_failed', topic, err: error }, 'publish failed');
     });
     return true;
   }
@@ -196,7 +196,7 @@ export class MqttLink {
       client.on('error', (error) => {
         if (error.message === this.lastError) return;
         this.lastError = error.message;
-        logger.warn({ event: 'mqtt_error', host: connection.host, port: connection.port, err: { message: error.message } }, 'MQTT connection problem');
+        logger.warn({ event: 'mqtt_error', host: connection.host, port: connection.port, err: error }, 'MQTT connection problem');
       });
       client.on('close', onClose);
       client.on('end', onClose);
@@ -212,7 +212,7 @@ export class MqttLink {
         if (this.client !== client || !client.connected) return;
         const refused = subscriptions.filter((s) => error !== null || granted?.find((g) => g.topic === s.topic)?.qos === 128);
         if (refused.length > 0) {
-          logger.error({ event: 'subscribe_failed', refused: refused.map((s) => s.topic), err: error ? { message: error.message } : undefined }, 'the broker refused subscriptions');
+          logger.error({ event: 'subscribe_failed', refused: refused.map((s) => s.topic), err: error }, 'the broker refused subscriptions');
         }
         if (refused.some((s) => s.required)) {
           // Without acks nothing can be confirmed; try again on a new connection.

@@ -82,7 +82,7 @@ export class StatusReporter {
       try {
         measure = await trimmer.trimAndMeasure(cursor.confirmed);
       } catch (error) {
-        logger.debug({ event: 'status_incomplete', err: { message: (error as Error).message } }, 'could not measure the backlog');
+        logger.debug({ event: 'status_incomplete', err: error }, 'could not measure the backlog');
       }
     }
     try {

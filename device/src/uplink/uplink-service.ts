@@ -278,7 +278,7 @@ export class UplinkService implements Service {
       if (this.twinFailing) return;
       this.twinFailing = true;
       this.options.logger.warn(
-        { event: 'config_apply_failed', version: desired.version, err: { message: (error as Error).message } },
+        { event: 'config_apply_failed', version: desired.version, err: error },
         'could not apply the desired configuration; will retry',
       );
     }
@@ -292,7 +292,7 @@ export class UplinkService implements Service {
     } catch (error) {
       if (this.twinFailing) return;
       this.twinFailing = true;
-      this.options.logger.warn({ event: 'config_report_failed', err: { message: (error as Error).message } }, 'could not read the configuration to report; will retry');
+      this.options.logger.warn({ event: 'config_report_failed', err: error }, 'could not read the configuration to report; will retry');
     }
   }
 
