@@ -103,6 +103,7 @@ describe('the graph check', () => {
       "const e = await import('./e.ts');",
       "// import { f } from './f.ts';",
       "/* export { g } from './g.ts'; */",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: this string is TypeScript source with a template literal, the scanner's input.
       "const message = `import '${name}'`;",
     ].join('\n');
     expect(importSpecifiers(source)).toEqual(['./a.ts', '@iot/common/log', './d.ts', './side-effect.ts', './e.ts']);

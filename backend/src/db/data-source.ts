@@ -3,11 +3,14 @@ import { dirname } from 'node:path';
 import { type Clock, systemClock } from '@iot/common/clock';
 import { type Logger, silentLogger } from '@iot/common/log';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { ChangeStore } from './change-store.ts';
 import { CommandStore } from './command-store.ts';
 import { ConfigStore } from './config-store.ts';
 import type { DatabaseConfig, MariaDbConfig } from './database-config.ts';
 import { DeviceStore } from './device-store.ts';
 import { createEntitySchemas, type DatabaseKind } from './entities.ts';
+import { IntegrityStore } from './integrity-store.ts';
+import { LeaseStore } from './lease-store.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import { mysqlDriverWithSessionSetup } from './mysql-driver.ts';
 import { ReadingStore } from './reading-store.ts';
@@ -40,12 +43,20 @@ export interface Database {
   readonly readings: ReadingStore;
   /** Downsampled readings for charts. */
   readonly rollups: RollupStore;
+  /** Readings stored, duplicates absorbed and sequence gaps, from counters kept at write time. */
+  readonly integrity: IntegrityStore;
+  /** Named leases: which instance does work only one may do (the rollup refresh). */
+  readonly leases: LeaseStore;
+  /** Fingerprints for the web admin's change polling. */
+  readonly changes: ChangeStore;
   readonly devices: DeviceStore;
   readonly commands: CommandStore;
   readonly configs: ConfigStore;
   readonly rejections: RejectionStore;
   /** Web admin users and API tokens. */
   readonly users: UserStore;
+  /** A cheap query that fails when the database is unreachable. */
+  ping(): Promise<void>;
   /** Applies pending migrations; @returns the names of those applied. */
   runMigrations(): Promise<string[]>;
   /** Closes the pool (MariaDB) or the file (SQLite). */
@@ -71,18 +82,27 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
     const access = new SqlAccess(dataSource, kind);
     const runMigrations = () => migrate(dataSource, kind);
     if (options.migrate !== false) await runMigrations();
-    const rollups = new RollupStore(access);
+    const leases = new LeaseStore(access);
+    const rollups = new RollupStore(access, leases);
+    const integrity = new IntegrityStore(access);
+    const devices = new DeviceStore(access);
     return {
       kind,
       dataSource,
       sql: access,
-      readings: new ReadingStore(access, clock, rollups),
+      readings: new ReadingStore(access, clock, rollups, integrity),
       rollups,
-      devices: new DeviceStore(access),
+      integrity,
+      leases,
+      changes: new ChangeStore(access, devices),
+      devices,
       commands: new CommandStore(access, clock),
       configs: new ConfigStore(access, clock),
       rejections: new RejectionStore(access, clock),
       users: new UserStore(access, clock),
+      ping: async () => {
+        await access.read((sql) => sql.rows('SELECT 1 AS ok'));
+      },
       runMigrations,
       close: () => dataSource.destroy(),
     };

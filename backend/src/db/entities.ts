@@ -33,6 +33,7 @@ export interface DeviceEntity {
   statusAt: number | null;
   name: string | null;
   duplicatesAbsorbed: number;
+  readingsStored: number;
 }
 
 export interface ReadingEntity {
@@ -53,6 +54,10 @@ export interface BootEntity {
   firstSeenAt: number;
   shutdownSeq: number | null;
   shutdownAt: number | null;
+  /** Readings stored with a sequence number, and the lowest and highest of those numbers. */
+  readings: number;
+  minSeq: number | null;
+  maxSeq: number | null;
 }
 
 export interface CommandEntity {
@@ -122,6 +127,7 @@ export function createEntitySchemas(kind: DatabaseKind): EntitySchema[] {
       statusAt: ms('status_at', true),
       name: str('name', 100, true),
       duplicatesAbsorbed: { name: 'duplicates_absorbed', type: 'bigint', default: 0 },
+      readingsStored: { name: 'readings_stored', type: 'bigint', default: 0 },
     },
   });
 
@@ -155,6 +161,9 @@ export function createEntitySchemas(kind: DatabaseKind): EntitySchema[] {
       firstSeenAt: ms('first_seen_at'),
       shutdownSeq: int('shutdown_seq', true),
       shutdownAt: ms('shutdown_at', true),
+      readings: { name: 'readings', type: 'int', default: 0 },
+      minSeq: int('min_seq', true),
+      maxSeq: int('max_seq', true),
     },
   });
 

@@ -1,3 +1,4 @@
+export { ChangeStore } from './change-store.ts';
 export { type CommandRecord, type CommandState, CommandStore, type NewCommand } from './command-store.ts';
 export { type ConfigKeyError, ConfigStore, type DesiredConfigRecord, type ReportedConfigRecord } from './config-store.ts';
 export { type Database, type OpenDatabaseOptions, openDatabase } from './data-source.ts';
@@ -14,14 +15,17 @@ export {
 } from './database-config.ts';
 export { type DeviceRecord, DeviceStore } from './device-store.ts';
 export * from './entities.ts';
+export { type BootGaps, type BootSummary, type BootWrite, DEFAULT_GAP_RANGES, type DeviceIntegrity, IntegrityStore } from './integrity-store.ts';
+export { type LeaseAttempt, LeaseLostError, type LeaseState, LeaseStore } from './lease-store.ts';
 export { MIGRATIONS } from './migrations/index.ts';
 export { SESSION_SQL_MODE } from './mysql-driver.ts';
 export {
-  type BootGaps,
   type DeviceProtocol,
   type NewReading,
   type ReadingConflict,
+  type ReadingRow,
   ReadingStore,
+  type ReadingsCursor,
   type ReadingsMeta,
   readingKeyOf,
   type ShutdownMarker,
@@ -34,7 +38,11 @@ export {
   MAX_MINUTE_SPAN_MS,
   MAX_RAW_POINTS,
   MINUTE_MS,
+  REFRESH_CHUNK,
+  type RefreshFence,
   type RefreshResult,
+  ROLLUP_LEASE,
+  type RollupProgress,
   RollupStore,
   type Series,
   type SeriesPoint,

@@ -1,3 +1,4 @@
+import { LeaseLostError, type LeaseStore } from './lease-store.ts';
 import { num, type Row, type Sql, type SqlAccess } from './sql-access.ts';
 
 export const MINUTE_MS = 60_000;
@@ -5,6 +6,9 @@ export const HOUR_MS = 3_600_000;
 
 /** Marks per refresh transaction: bounds its length so ingest never waits long on a lock. */
 export const REFRESH_CHUNK = 500;
+
+/** The lease (LeaseStore) whose holder refreshes the rollups, and whose row serialises refreshes. */
+export const ROLLUP_LEASE = 'rollups';
 
 /** A range a chart may show raw: more readings than this and it reads rollups instead. */
 export const MAX_RAW_POINTS = 2000;
@@ -31,6 +35,20 @@ export interface RefreshResult {
   devices: Map<string, number>;
 }
 
+/** A refresh on behalf of the holder of {@link ROLLUP_LEASE}: renewed until `until` in the refresh's own transaction. */
+export interface RefreshFence {
+  owner: string;
+  until: number;
+}
+
+/** Per device, what the refreshes did so far (`rollup_progress`): the web admin watches it. */
+export interface RollupProgress {
+  /** Bumped by every refresh that changed the device's rollups. */
+  generation: number;
+  /** The newest minute bucket the latest such refresh touched. */
+  latestBucket: number;
+}
+
 interface Mark {
   deviceId: string;
   bucketStart: number;
@@ -54,13 +72,17 @@ export function minuteOf(ms: number): number {
  *
  * Writers only mark minute buckets dirty (ReadingStore does so in the batch's transaction);
  * {@link refresh} recomputes marked buckets from the raw readings. Recomputing rather than
- * incrementing keeps the rollups exact whatever arrives twice, late or out of order.
+ * incrementing keeps the rollups exact whatever arrives twice, late or out of order. One process
+ * refreshes (RollupRefresher in the receiver, holding {@link ROLLUP_LEASE}); every refresh
+ * transaction starts on the lease row, so even refreshes from elsewhere never interleave.
  */
 export class RollupStore {
   private readonly db: SqlAccess;
+  private readonly leases: LeaseStore;
 
-  constructor(db: SqlAccess) {
+  constructor(db: SqlAccess, leases: LeaseStore) {
     this.db = db;
+    this.leases = leases;
   }
 
   /** Marks the minute buckets of `measuredAt` times dirty, inside the caller's transaction. */
@@ -83,14 +105,30 @@ export class RollupStore {
     return this.db.read(async (sql) => num((await sql.rows('SELECT COUNT(*) AS n FROM rollup_dirty'))[0]?.n ?? 0));
   }
 
+  /** Per device, the refreshes' progress; devices never refreshed are absent. */
+  progress(): Promise<Map<string, RollupProgress>> {
+    return this.db.read(async (sql) => {
+      const rows = await sql.rows('SELECT device_id, generation, latest_bucket FROM rollup_progress');
+      return new Map(rows.map((r) => [String(r.device_id), { generation: num(r.generation), latestBucket: num(r.latest_bucket) }]));
+    });
+  }
+
   /**
    * Recomputes up to {@link REFRESH_CHUNK} dirty minute buckets from the raw readings, then the
    * hour buckets containing them from the minute buckets, in one transaction. A mark is removed
    * only if its generation is still the one read: a batch that re-marked the bucket meanwhile may
    * hold readings this recomputation did not see, so the bucket stays marked for the next round.
+   *
+   * The transaction starts on the {@link ROLLUP_LEASE} row: renewing it for `fence.owner`
+   * (throwing LeaseLostError, with nothing changed, when someone else holds it now), or, unfenced
+   * (tests, benchmarks), only locking it. So refresh transactions run one at a time: an hour is
+   * rebuilt from minutes no other refresh is rewriting, and is exact (two interleaved refreshes
+   * of minutes in one hour could each miss the other's minute).
    */
-  refresh(): Promise<RefreshResult> {
+  refresh(fence?: RefreshFence): Promise<RefreshResult> {
     return this.db.transaction(async (sql) => {
+      if (fence === undefined) await this.leases.lockIn(sql, ROLLUP_LEASE);
+      else if (!(await this.leases.renewIn(sql, ROLLUP_LEASE, fence.owner, fence.until))) throw new LeaseLostError(ROLLUP_LEASE, fence.owner);
       const marks = (
         await sql.rows('SELECT device_id, bucket_start, generation FROM rollup_dirty ORDER BY device_id, bucket_start LIMIT ?', [REFRESH_CHUNK])
       ).map((r): Mark => ({ deviceId: String(r.device_id), bucketStart: num(r.bucket_start), generation: num(r.generation) }));
@@ -108,6 +146,7 @@ export class RollupStore {
           chunk.flatMap((m) => [m.deviceId, m.bucketStart, m.generation]),
         );
       }
+      await this.recordProgress(sql, devices);
       return { buckets: marks.length, devices };
     });
   }
@@ -142,6 +181,19 @@ export class RollupStore {
       );
       return { from, to, resolution: minute ? 'minute' : 'hour', bucketMs, metrics: mergeBuckets(rows, origin, bucketMs) };
     });
+  }
+
+  /** Bumps the progress of the devices a refresh changed, in its transaction: the web admin sees it with the rollups. */
+  private async recordProgress(sql: Sql, devices: ReadonlyMap<string, number>): Promise<void> {
+    if (devices.size === 0) return;
+    const upsert = this.db.upsertRows(
+      'rollup_progress',
+      ['device_id', 'generation', 'latest_bucket'],
+      [...devices].sort(([a], [b]) => (a < b ? -1 : 1)).map(([deviceId, bucket]) => [deviceId, 1, bucket]),
+      ['device_id'],
+      ['generation = generation + 1', `latest_bucket = ${this.db.inserted('latest_bucket')}`],
+    );
+    await sql.execute(upsert.sql, upsert.params);
   }
 
   /** Rebuilds the minute buckets of one run of consecutive marks and the hours that contain them. */

@@ -29,6 +29,10 @@ export const receiverEnv = {
   RECEIVER_HEALTH_PORT: env.integer(0, 65535).prefault('0'),
   RECEIVER_MAX_PAYLOAD_BYTES: env.integer(1024, 16 * 1024 * 1024).prefault(String(MAX_PAYLOAD_BYTES)),
   RECEIVER_MAX_CONCURRENT: env.integer(1, 256).prefault('16'),
+  /** Refresh the chart rollups in this process (one receiver at a time does, by a lease in the database). */
+  RECEIVER_ROLLUPS: env.boolean().prefault('true'),
+  /** How long the rollup lease lasts unrenewed: after a holder dies, another receiver takes over within this. */
+  RECEIVER_ROLLUP_LEASE_SECONDS: env.integer(2, 3600).prefault('15'),
 };
 
 export const receiverConfigSchema = z.object(receiverEnv).superRefine(checkMqttEnv);

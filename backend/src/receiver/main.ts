@@ -5,6 +5,7 @@ import { mqttConnection } from '@iot/common/mqtt-env';
 import { runService } from '@iot/common/service';
 import mqtt from 'mqtt';
 import { describeDatabase, openDatabase } from '../db/index.ts';
+import { RollupRefresher } from '../rollups/rollup-refresher.ts';
 import { parseReceiverConfig } from './config.ts';
 import { databaseIngestStore } from './database-ingest-store.ts';
 import { startHealthServer } from './health-server.ts';
@@ -42,18 +43,34 @@ await runService({
       maxConcurrent: config.RECEIVER_MAX_CONCURRENT,
       metrics,
     });
+    // Beside the receiver, so rollups catch up wherever readings are stored, web admin or not.
+    const refresher = config.RECEIVER_ROLLUPS
+      ? new RollupRefresher({
+          rollups: db.rollups,
+          leases: db.leases,
+          clock: systemClock,
+          logger: logger.child({ component: 'rollups' }),
+          leaseMs: config.RECEIVER_ROLLUP_LEASE_SECONDS * 1000,
+        })
+      : undefined;
     const health =
       config.RECEIVER_HEALTH_PORT === 0
         ? undefined
         : await startHealthServer({
             port: config.RECEIVER_HEALTH_PORT,
             logger,
-            health: () => ({ ...receiver.health(), receiver: hostname() }),
+            // Whether this receiver refreshes the rollups now: informative, never a reason to be unhealthy.
+            health: () => ({ ...receiver.health(), receiver: hostname(), rollups: refresher === undefined ? 'off' : refresher.holding ? 'refreshing' : 'standby' }),
             metrics: () => metrics.render(),
           });
     return {
-      start: () => receiver.start(),
+      start: async () => {
+        await receiver.start();
+        refresher?.start();
+      },
       stop: async () => {
+        // First, so another receiver can take the lease over while this one finishes its messages.
+        await refresher?.stop();
         await receiver.stop();
         health?.close();
         await db.close();

@@ -3,7 +3,7 @@ import { z } from '@iot/common/config';
 import type { CommandName } from '@iot/common/protocol';
 import { type Request, type Response, Router } from 'express';
 import type { DeviceControl } from '../control/device-control.ts';
-import type { Database, DesiredConfigRecord, DeviceRecord, ReportedConfigRecord } from '../db/index.ts';
+import type { Database, DesiredConfigRecord, DeviceRecord, ReadingRow, ReadingsCursor, ReportedConfigRecord } from '../db/index.ts';
 import { csvLine } from './csv.ts';
 import { HttpError } from './http-error.ts';
 import { deviceFrom, type LatestReading } from './overview-routes.ts';
@@ -14,6 +14,8 @@ import { requireAdmin } from './security.ts';
 export type CommandControl = Pick<DeviceControl, 'sendCommand' | 'setDesiredConfig'>;
 
 export const MAX_PAGE = 1000;
+/** Gap ranges per boot at most on GET /api/devices/:id/gaps. */
+export const MAX_GAP_RANGES = 10_000;
 /** A CSV export stops here; a larger range is exported in several parts. */
 export const MAX_CSV_ROWS = 1_000_000;
 
@@ -21,7 +23,7 @@ export const MAX_CSV_ROWS = 1_000_000;
 const cursor = z
   .string()
   .regex(/^\d{1,16}\.\d{1,16}$/, { message: 'must be the `next` value of the previous page' })
-  .transform((text): Cursor => {
+  .transform((text): ReadingsCursor => {
     const [measuredAt, id] = text.split('.').map(Number) as [number, number];
     return { measuredAt, id };
   });
@@ -32,6 +34,11 @@ const readingsQuery = z.strictObject({
   order: z.enum(['asc', 'desc']).optional(),
 });
 const csvQuery = z.strictObject(rangeQuery);
+const gapsQuery = z.strictObject({
+  // Boot ids are 16 hex digits from our devices; stored ones are at most 16 characters.
+  boot: z.string().regex(/^[0-9A-Za-z]{1,16}$/, { message: 'must be a boot id (1–16 letters and digits)' }).optional(),
+  limit: integer(1, MAX_GAP_RANGES).optional(),
+});
 const pageQuery = z.strictObject({ limit: integer(1, MAX_PAGE).optional(), offset: integer(0, Number.MAX_SAFE_INTEGER).optional() });
 const commandBody = z.strictObject({
   command: z.string().min(1).max(50),
@@ -46,14 +53,7 @@ const commandBody = z.strictObject({
 const desiredConfigBody = z.strictObject({ config: z.record(z.string().max(100), z.string().max(1000)) });
 
 /** One reading on GET /api/devices/:id/readings. */
-export interface ReadingRow {
-  id: number;
-  bootId: string | null;
-  seq: number | null;
-  measuredAt: number;
-  receivedAt: number;
-  values: Record<string, unknown>;
-}
+export type { ReadingRow } from '../db/index.ts';
 
 /** GET /api/devices/:id/readings. */
 export interface ReadingsPage {
@@ -70,56 +70,7 @@ export interface DeviceDetail {
   latest: LatestReading | null;
 }
 
-interface Cursor {
-  measuredAt: number;
-  id: number;
-}
-
 const cursorOf = (row: ReadingRow): string => `${row.measuredAt}.${row.id}`;
-
-/**
- * A page of one device's readings in a measured-at range, in time order (ties by row id), after
- * `after`. Keyset paging on the (device, measured_at) index: every page costs the same however
- * deep it is, which an OFFSET or an ORDER BY id over the range would not.
- */
-function readingsPage(
-  db: Database,
-  deviceId: string,
-  range: { from?: number | undefined; to?: number | undefined },
-  after: Cursor | undefined,
-  limit: number,
-  order: 'asc' | 'desc' = 'asc',
-): Promise<ReadingRow[]> {
-  let low = range.from ?? 0;
-  let high = range.to ?? Number.MAX_SAFE_INTEGER;
-  // The cursor narrows the index range to its side, and the `past` condition drops the rows
-  // of its own measured_at up to and including its id.
-  if (after !== undefined && order === 'asc') low = Math.max(low, after.measuredAt);
-  if (after !== undefined && order === 'desc') high = Math.min(high, after.measuredAt);
-  const past = after === undefined ? '' : order === 'asc' ? 'AND (measured_at > ? OR id > ?)' : 'AND (measured_at < ? OR id < ?)';
-  const direction = order === 'asc' ? 'ASC' : 'DESC';
-  return db.sql.read(async (sql) => {
-    // A deferred join: the page's ids come from the covering (device, measured_at, id) index as a
-    // range scan. Asked for the wide rows directly, MariaDB walks that index from the device's
-    // first entry (a "ref" scan filtering measured_at) — 250 ms deep into a million readings.
-    const rows = await sql.rows(
-      `SELECT r.id, r.boot_id, r.seq, r.measured_at, r.received_at, r.values_json
-       FROM (SELECT id FROM readings WHERE device_id = ? AND measured_at >= ? AND measured_at <= ? ${past}
-             ORDER BY measured_at ${direction}, id ${direction} LIMIT ?) page
-       JOIN readings r ON r.id = page.id
-       ORDER BY r.measured_at ${direction}, r.id ${direction}`,
-      [deviceId, low, high, ...(after === undefined ? [] : [after.measuredAt, after.id]), limit],
-    );
-    return rows.map((r) => ({
-      id: Number(r.id),
-      bootId: r.boot_id === null ? null : String(r.boot_id),
-      seq: r.seq === null ? null : Number(r.seq),
-      measuredAt: Number(r.measured_at),
-      receivedAt: Number(r.received_at),
-      values: JSON.parse(String(r.values_json)) as Record<string, unknown>,
-    }));
-  });
-}
 
 /** The JSON REST API under /api (authentication happens before this router). */
 export function apiRoutes(options: { db: Database; control: CommandControl | undefined; logger: Logger }): Router {
@@ -147,7 +98,7 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
     const query = validate(readingsQuery, req.query);
     const found = await device(req);
     const limit = query.limit ?? 100;
-    const readings = await readingsPage(db, found.id, query, query.after, limit, query.order);
+    const readings = await db.readings.page(found.id, query, query.after, limit, query.order);
     const last = readings.at(-1);
     const page: ReadingsPage = { readings, next: readings.length === limit && last !== undefined ? cursorOf(last) : null };
     res.json(page);
@@ -160,9 +111,9 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
     // names, one to write; pages keep memory flat on large ranges.
     const fields = new Set<string>();
     const eachPage = async (visit: (rows: ReadingRow[]) => void) => {
-      let after: Cursor | undefined;
+      let after: ReadingsCursor | undefined;
       for (let seen = 0; seen < MAX_CSV_ROWS; ) {
-        const page = await readingsPage(db, found.id, query, after, MAX_PAGE);
+        const page = await db.readings.page(found.id, query, after, MAX_PAGE);
         const last = page.at(-1);
         if (last === undefined) return;
         visit(page);
@@ -183,9 +134,14 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
     res.end();
   });
 
+  // Which sequence numbers are missing: reads readings of the boots that miss some, so it is
+  // asked for one device (optionally one boot), with the ranges per boot bounded.
   router.get('/devices/:id/gaps', async (req, res) => {
+    const query = validate(gapsQuery, req.query);
     const found = await device(req);
-    res.json({ boots: await db.readings.gaps(found.id) });
+    const boots = await db.integrity.gaps(found.id, { bootId: query.boot, limit: query.limit });
+    if (query.boot !== undefined && boots.length === 0) throw new HttpError(404, 'unknown_boot', `device "${found.id}" has no boot "${query.boot}"`);
+    res.json({ boots });
   });
 
   router.get('/rejections', async (req, res) => {

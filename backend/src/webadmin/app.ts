@@ -36,7 +36,7 @@ export interface WebAdminOptions {
 export interface WebAdmin {
   app: Express;
   sessions: SessionStore;
-  /** Keeps chart rollups current and feeds /api/events; the owner starts and stops it. */
+  /** Feeds /api/events from database changes; the owner starts and stops it. */
   live: LiveUpdates;
 }
 
@@ -70,7 +70,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
 
   app.get('/health', async (_req, res) => {
     try {
-      await db.sql.read((sql) => sql.rows('SELECT 1 AS ok'));
+      await db.ping();
       res.json({ status: 'ok', database: 'up' });
     } catch (error) {
       logger.warn({ event: 'health_database_down', err: error }, 'database unreachable');

@@ -71,7 +71,13 @@ export const OPENAPI_DOCUMENT = {
         responses: { 200: { description: 'CSV', content: { 'text/csv': { schema: { type: 'string' } } } }, 400: error, 401: error, 404: error },
       },
     },
-    '/api/devices/{id}/gaps': { get: read('Missing sequence numbers per boot', [deviceId]) },
+    '/api/devices/{id}/gaps': {
+      get: read('Missing sequence numbers per boot as ranges (404 for an unknown boot); `missingCount` is the exact total even when the ranges are cut at `limit`', [
+        deviceId,
+        { name: 'boot', in: 'query', required: false, description: 'only this boot id', schema: { type: 'string', maxLength: 16 } },
+        int('limit', 'ranges per boot at most, 1–10000 (default 1000)', 10000),
+      ]),
+    },
     '/api/devices/{id}/commands': {
       get: read('Command history, newest first', [deviceId, int('limit', '1–1000 (default 50)', 1000)]),
       post: {
@@ -128,7 +134,12 @@ export const OPENAPI_DOCUMENT = {
         responses: { 200: json('The device'), 400: error, 401: error, 403: error, 404: error },
       },
     },
-    '/api/integrity': { get: { summary: 'Per device: readings stored, duplicates absorbed, sequence gaps per boot', responses: { 200: json('Integrity report'), 401: error } } },
+    '/api/integrity': {
+      get: {
+        summary: 'Per device: readings stored, duplicates absorbed, missing sequence numbers, and per boot readings, min/max/shutdown seq and missingCount (ranges: /api/devices/{id}/gaps)',
+        responses: { 200: json('Integrity report'), 401: error },
+      },
+    },
     '/api/events': {
       get: {
         summary: 'Server-Sent Events: device, readings and commands changes (data is JSON)',

@@ -2,6 +2,8 @@ import { MariaDbServer } from '@iot/harness/processes';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, type DatabaseConfig, isConnectionError, type MariaDbConfig, openDatabase, parseDatabaseUrl } from '../../src/db/index.ts';
+import { describeIntegritySuite } from './integrity-suite.ts';
+import { describeRefresherSuite } from './rollup-refresher-suite.ts';
 import { describeRollupSuite } from './rollup-suite.ts';
 import { BOOT_A, describeStoreSuite, reading } from './store-suite.ts';
 
@@ -21,6 +23,8 @@ afterAll(async () => {
 
 describeStoreSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)));
 describeRollupSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)));
+describeIntegritySuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)));
+describeRefresherSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)), true);
 
 describe('MariaDB specifics', () => {
   const open: Database[] = [];

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { describeIntegritySuite } from './integrity-suite.ts';
+import { describeRefresherSuite } from './rollup-refresher-suite.ts';
 import { describeRollupSuite } from './rollup-suite.ts';
 import { describeStoreSuite } from './store-suite.ts';
 
@@ -11,3 +13,5 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeStoreSuite('SQLite', async () => ({ kind: 'sqlite', path: join(dir, `db-${++count}.sqlite`) }));
 describeRollupSuite('SQLite', async () => ({ kind: 'sqlite', path: join(dir, `db-${++count}.sqlite`) }));
+describeIntegritySuite('SQLite', async () => ({ kind: 'sqlite', path: join(dir, `db-${++count}.sqlite`) }));
+describeRefresherSuite('SQLite', async () => ({ kind: 'sqlite', path: join(dir, `db-${++count}.sqlite`) }), false);

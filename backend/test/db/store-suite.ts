@@ -153,9 +153,22 @@ export function describeStoreSuite(name: string, freshConfig: () => Promise<Data
       // A boot whose only trace is its shutdown marker lost all its readings.
       await db.readings.storeReadings('dev-1', [], { protocol: 'v1', receivedAt: 3_000, shutdowns: [{ bootId: 'ffffffffffffffff', seq: 2, at: 9 }] });
       expect(await db.readings.gaps('dev-1')).toEqual([
-        { bootId: BOOT_A, firstSeenAt: 1_000, readings: 6, maxSeq: 9, shutdownSeq: 10, missing: [{ from: 4, to: 4 }, { from: 7, to: 8 }, { from: 10, to: 10 }] },
-        { bootId: BOOT_B, firstSeenAt: 2_000, readings: 3, maxSeq: 3, shutdownSeq: null, missing: [] },
-        { bootId: 'ffffffffffffffff', firstSeenAt: 3_000, readings: 0, maxSeq: null, shutdownSeq: 2, missing: [{ from: 1, to: 2 }] },
+        {
+          bootId: BOOT_A,
+          firstSeenAt: 1_000,
+          readings: 6,
+          minSeq: 1,
+          maxSeq: 9,
+          shutdownSeq: 10,
+          missingCount: 4,
+          missing: [
+            { from: 4, to: 4 },
+            { from: 7, to: 8 },
+            { from: 10, to: 10 },
+          ],
+        },
+        { bootId: BOOT_B, firstSeenAt: 2_000, readings: 3, minSeq: 1, maxSeq: 3, shutdownSeq: null, missingCount: 0, missing: [] },
+        { bootId: 'ffffffffffffffff', firstSeenAt: 3_000, readings: 0, minSeq: null, maxSeq: null, shutdownSeq: 2, missingCount: 2, missing: [{ from: 1, to: 2 }] },
       ]);
       expect(await db.readings.gaps('nobody')).toEqual([]);
     });

@@ -1,18 +1,42 @@
-import { apiGet, query } from './api.ts';
-import { cardCell, el, headRow, replaceChildren, scrollingTable } from './dom.ts';
+import { apiGet, devicePath, query } from './api.ts';
+import { actionButton, cardCell, el, headRow, replaceChildren, scrollingTable } from './dom.ts';
 import { localDateTime } from './format.ts';
 import { type LiveEvents, throttle } from './live.ts';
-import type { BootGaps, DeviceIntegrity, RejectionRecord } from './types.ts';
+import type { BootGaps, BootSummary, DeviceIntegrity, RejectionRecord } from './types.ts';
 import { deviceHref, section } from './widgets.ts';
 
 const REJECTIONS_PAGE = 50;
+/** Gap ranges listed per boot on request. */
+const GAP_RANGES = 200;
 
-function rangesText(missing: BootGaps['missing']): string {
-  if (missing.length === 0) return 'none';
-  return missing.map((m) => (m.from === m.to ? String(m.from) : `${m.from}–${m.to}`)).join(', ');
+function rangesText(boot: BootGaps): string {
+  if (boot.missing.length === 0) return 'none';
+  const text = boot.missing.map((m) => (m.from === m.to ? String(m.from) : `${m.from}–${m.to}`)).join(', ');
+  const listed = boot.missing.reduce((n, m) => n + m.to - m.from + 1, 0);
+  return listed < boot.missingCount ? `${text}, … (${boot.missingCount - listed} more)` : text;
 }
 
-function bootsTable(boots: readonly BootGaps[]): HTMLElement {
+/**
+ * The missing count of a boot, and for a boot that misses some, a button that lists which
+ * numbers: the report carries counts only, the ranges are asked for one boot at a time.
+ */
+function missingCell(deviceId: string, boot: BootSummary): HTMLElement {
+  if (boot.missingCount === 0) return el('td', {}, 'none');
+  const cell = el('td', { class: 'bad', 'data-testid': 'boot-missing' });
+  const list = actionButton('List', { class: 'small', 'data-testid': 'boot-missing-list' }, async () => {
+    try {
+      const { boots } = await apiGet<{ boots: BootGaps[] }>(devicePath(deviceId, `/gaps${query({ boot: boot.bootId, limit: GAP_RANGES })}`));
+      const found = boots[0];
+      if (found !== undefined) replaceChildren(cell, el('span', { 'data-testid': 'boot-missing-ranges' }, rangesText(found)));
+    } catch {
+      // apiGet showed the error in the alert area; the button stays for another try.
+    }
+  });
+  replaceChildren(cell, [`${boot.missingCount} `, list]);
+  return cell;
+}
+
+function bootsTable(deviceId: string, boots: readonly BootSummary[]): HTMLElement {
   if (boots.length === 0) return el('p', { class: 'empty' }, 'No boots recorded.');
   return scrollingTable(
     el('table', { class: 'boots-table' }, [
@@ -21,13 +45,13 @@ function bootsTable(boots: readonly BootGaps[]): HTMLElement {
         'tbody',
         {},
         boots.map((boot) =>
-          el('tr', { 'data-testid': 'boot-row', 'data-boot-id': boot.bootId, class: boot.missing.length > 0 ? 'row-drift' : null }, [
+          el('tr', { 'data-testid': 'boot-row', 'data-boot-id': boot.bootId, class: boot.missingCount > 0 ? 'row-drift' : null }, [
             el('td', {}, el('code', { class: 'nowrap' }, boot.bootId)),
             el('td', { class: 'nowrap' }, localDateTime(boot.firstSeenAt)),
             el('td', { class: 'num' }, String(boot.readings)),
             el('td', { class: 'num' }, boot.maxSeq === null ? '—' : String(boot.maxSeq)),
             el('td', { class: 'num' }, boot.shutdownSeq === null ? 'none (running or cut)' : String(boot.shutdownSeq)),
-            el('td', { class: boot.missing.length > 0 ? 'bad' : '' }, rangesText(boot.missing)),
+            missingCell(deviceId, boot),
           ]),
         ),
       ),
@@ -44,7 +68,7 @@ function deviceCard(device: DeviceIntegrity): HTMLElement {
       el('div', { class: 'fact' }, [el('dt', {}, 'Missing'), el('dd', { class: device.missing > 0 ? 'bad' : '', 'data-testid': 'integrity-missing' }, String(device.missing))]),
       el('div', { class: 'fact' }, [el('dt', {}, 'Boots'), el('dd', {}, String(device.boots.length))]),
     ]),
-    bootsTable(device.boots),
+    bootsTable(device.id, device.boots),
   ]);
 }
 

@@ -28,7 +28,7 @@ export interface DeviceStatus {
  * routes cannot drift apart. Type-only imports: nothing of the server reaches the bundle.
  */
 export type { CommandRecord, CommandState, DeviceRecord, RejectionRecord, Series, SeriesPoint } from '../../db/index.ts';
-export type { BootGaps } from '../../db/index.ts';
+export type { BootGaps, BootSummary } from '../../db/index.ts';
 export type { DesiredConfigRecord as DesiredConfig, ReportedConfigRecord as ReportedConfig } from '../../db/index.ts';
 export type { DeviceDetail, ReadingRow as Reading, ReadingsPage } from '../api-routes.ts';
 export type { DeviceIntegrity, Drift, FleetEntry, LatestReading } from '../overview-routes.ts';
