@@ -7,6 +7,7 @@ import {
   type CommandName,
   type DesiredConfig,
   PROTOCOL_VERSION,
+  REDIS_KEY,
   type TopicScheme,
 } from '@iot/common/protocol';
 import type { MqttClient } from 'mqtt';
@@ -134,13 +135,13 @@ export class DeviceControl {
 export function originalCommand(request: CommandRequest): CommandRequest {
   switch (request.command) {
     case 'start_measurement':
-      return { command: 'set_config', key: 'measurement:enabled', value: '1' };
+      return { command: 'set_config', key: REDIS_KEY.measurementEnabled, value: '1' };
     case 'stop_measurement':
-      return { command: 'set_config', key: 'measurement:enabled', value: '0' };
+      return { command: 'set_config', key: REDIS_KEY.measurementEnabled, value: '0' };
     case 'set_interval': {
-      const check = checkConfigValue('measurement:interval', request.seconds);
+      const check = checkConfigValue(REDIS_KEY.measurementInterval, request.seconds);
       if (!check.ok) throw new ControlError('invalid_value', `seconds: ${check.message}`);
-      return { command: 'set_config', key: 'measurement:interval', value: check.value };
+      return { command: 'set_config', key: REDIS_KEY.measurementInterval, value: check.value };
     }
     default:
       return request;

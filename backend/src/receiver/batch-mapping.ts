@@ -1,38 +1,25 @@
 import {
-  BOOT_ID_PATTERN,
+  batchEntryStreamId,
   compareStreamIds,
-  FIELD,
+  decodeBatchEntry,
+  decodeOriginalReading,
   type OriginalReading,
-  type ReadingEntry,
-  readingEntry,
+  type ReadingIdentity,
   type ReadingsBatch,
-  type ShutdownEntry,
-  shutdownEntry,
+  type Rejection,
+  type StreamShutdown,
 } from '@iot/common/protocol';
-import { type Rejection, validate } from './classify.ts';
+import type { NewReading, ShutdownMarker } from '../db/index.ts';
 
 /**
- * A reading ready for the database: its identity (boot id and sequence, or for original readings
- * without them only the stream id; the database derives the unique reading key), where it sat on
- * the device, and its values.
+ * From what the protocol codecs decode (common/src/protocol: batch-entry.ts, original-reading.ts)
+ * to what the database stores (db/reading-store.ts). The shapes differ only in naming: a decoded
+ * entry is a tagged record with its identity; a database row is flat, with nulls where an original
+ * reading has no identity.
  */
-export interface IncomingReading {
-  bootId: string | null;
-  seq: number | null;
-  streamId: string;
-  measuredAt: number;
-  values: Record<string, number>;
-}
-
-export interface IncomingShutdown {
-  bootId: string;
-  seq: number;
-  at: number;
-}
-
 export interface MappedBatch {
-  readings: IncomingReading[];
-  shutdowns: IncomingShutdown[];
+  readings: NewReading[];
+  shutdowns: ShutdownMarker[];
   /** Entries that failed validation, each with the entry itself for the record. */
   rejected: { entry: unknown; rejection: Rejection }[];
   /** The last stream id the batch covers (valid or not): where the device may move its cursor. */
@@ -43,21 +30,16 @@ export interface MappedBatch {
 export function mapBatch(batch: ReadingsBatch): MappedBatch {
   const mapped: MappedBatch = { readings: [], shutdowns: [], rejected: [], upTo: '0-0' };
   for (const entry of batch.entries) {
-    const id = streamIdOf(entry);
+    const id = batchEntryStreamId(entry);
     if (id !== undefined && compareStreamIds(id, mapped.upTo) > 0) mapped.upTo = id;
-    if (typeof entry === 'object' && entry !== null && 'event' in entry) {
-      const marker = validate<ShutdownEntry>(shutdownEntry, entry);
-      if (marker.ok) mapped.shutdowns.push({ bootId: marker.value.boot, seq: marker.value.seq, at: marker.value.at });
-      else mapped.rejected.push({ entry, rejection: marker.rejection });
+    const decoded = decodeBatchEntry(entry);
+    if (!decoded.ok) {
+      mapped.rejected.push({ entry, rejection: decoded.rejection });
       continue;
     }
-    const reading = validate<ReadingEntry>(readingEntry, entry);
-    if (!reading.ok) {
-      mapped.rejected.push({ entry, rejection: reading.rejection });
-      continue;
-    }
-    const { id: streamId, boot, seq, at, values } = reading.value;
-    mapped.readings.push({ bootId: boot, seq, streamId, measuredAt: at, values });
+    const { streamId, record } = decoded.value;
+    if (record.kind === 'shutdown') mapped.shutdowns.push(shutdownMarker(record));
+    else mapped.readings.push(newReading(streamId, record.identity, record.measuredAt, record.values));
   }
   return mapped;
 }
@@ -67,42 +49,18 @@ export function mapBatch(batch: ReadingsBatch): MappedBatch {
  * (send_measurements) carry `_boot_id` and `_seq` and so deduplicate against their v1 copies; a
  * re-sent clean-shutdown marker (`_event`) is a marker again.
  */
-export function mapOriginalReading(
-  element: OriginalReading,
-): { reading: IncomingReading } | { shutdown: IncomingShutdown } | { rejection: Rejection } {
-  const boot = element[FIELD.bootId];
-  const seq = element[FIELD.seq] === undefined ? Number.NaN : Number(element[FIELD.seq]);
-  const hasBoot = boot !== undefined && BOOT_ID_PATTERN.test(boot);
-  const measuredAtField = Number(element[FIELD.measuredAt]);
-  const measuredAt = Number.isFinite(measuredAtField) ? measuredAtField : Number(element._id.split('-')[0]);
-  if (element[FIELD.event] !== undefined) {
-    if (element[FIELD.event] === 'shutdown' && hasBoot && Number.isInteger(seq) && seq >= 0) return { shutdown: { bootId: boot, seq, at: measuredAt } };
-    return { rejection: { reason: 'wrong_shape', detail: `entry ${element._id}: unknown event ${JSON.stringify(element[FIELD.event])}` } };
-  }
-  const values: Record<string, number> = {};
-  for (const [name, raw] of Object.entries(element)) {
-    if (name.startsWith('_')) continue;
-    const value = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(value)) {
-      return { rejection: { reason: 'wrong_type', detail: `${name}: ${JSON.stringify(raw)} is not a number` } };
-    }
-    values[name] = value;
-  }
-  if (Object.keys(values).length === 0) return { rejection: { reason: 'wrong_shape', detail: `entry ${element._id} has no sensor values` } };
-  const hasIdentity = hasBoot && Number.isInteger(seq) && seq >= 1;
-  return {
-    reading: {
-      bootId: hasIdentity ? boot : null,
-      seq: hasIdentity ? seq : null,
-      streamId: element._id,
-      measuredAt,
-      values,
-    },
-  };
+export function mapOriginalReading(element: OriginalReading): { reading: NewReading } | { shutdown: ShutdownMarker } | { rejection: Rejection } {
+  const decoded = decodeOriginalReading(element);
+  if (!decoded.ok) return { rejection: decoded.rejection };
+  const record = decoded.value;
+  if (record.kind === 'shutdown') return { shutdown: shutdownMarker(record) };
+  return { reading: newReading(element._id, record.identity, record.measuredAt, record.values) };
 }
 
-function streamIdOf(entry: unknown): string | undefined {
-  if (typeof entry !== 'object' || entry === null || !('id' in entry)) return undefined;
-  const id = entry.id;
-  return typeof id === 'string' && /^\d{1,20}-\d{1,20}$/.test(id) ? id : undefined;
+function newReading(streamId: string, identity: ReadingIdentity | null, measuredAt: number, values: Record<string, number>): NewReading {
+  return { bootId: identity?.bootId ?? null, seq: identity?.seq ?? null, streamId, measuredAt, values };
+}
+
+function shutdownMarker(record: StreamShutdown): ShutdownMarker {
+  return { bootId: record.bootId, seq: record.lastSeq, at: record.at };
 }

@@ -1,26 +1,15 @@
 import type { Database } from '../db/index.ts';
 import type { IngestStore } from './ingest-store.ts';
 
-/** The receiver's store operations over the database stores. */
+/**
+ * The receiver's store operations over the database stores. They share the stores' types, so most
+ * pass straight through.
+ */
 export function databaseIngestStore(db: Database): IngestStore {
   return {
-    async storeBatch(deviceId, protocol, readings, shutdowns, meta) {
-      return db.readings.storeReadings(deviceId, readings, {
-        protocol,
-        ...(meta.deviceType === undefined ? {} : { deviceType: meta.deviceType }),
-        ...(meta.appId === undefined ? {} : { appId: meta.appId }),
-        ...(meta.appName === undefined ? {} : { appName: meta.appName }),
-        shutdowns,
-      });
-    },
+    storeBatch: (deviceId, readings, meta) => db.readings.storeReadings(deviceId, readings, meta),
     async recordRejection(rejection) {
-      await db.rejections.recordRejection({
-        topic: rejection.topic,
-        ...(rejection.deviceId === undefined ? {} : { deviceId: rejection.deviceId }),
-        reason: rejection.reason,
-        detail: rejection.detail,
-        payload: rejection.payload,
-      });
+      await db.rejections.recordRejection(rejection);
     },
     async recordStatus(deviceId, status, receivedAt) {
       await db.devices.recordStatus(deviceId, status, receivedAt);
@@ -28,10 +17,7 @@ export function databaseIngestStore(db: Database): IngestStore {
     async recordReported(deviceId, version, config, errors) {
       await db.configs.setReported(deviceId, version, config, errors ?? null);
     },
-    async desired(deviceId) {
-      const desired = await db.configs.getDesired(deviceId);
-      return desired === undefined ? undefined : { version: desired.version, config: desired.config };
-    },
+    desired: (deviceId) => db.configs.getDesired(deviceId),
     async recordResponse(deviceId, response, at) {
       if (response.id !== undefined) {
         const command = await db.commands.get(response.id);

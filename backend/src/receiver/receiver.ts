@@ -1,23 +1,30 @@
 import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
 import {
-  type Ack,
   type Channel,
   commandResponse,
   type DesiredConfig,
+  type Decoded,
+  decodeJson,
+  decodeJsonPayload,
+  decodePayload,
   deviceStatus,
+  encodeAck,
   originalReadings,
   PROTOCOL_VERSION,
+  type ReadingsBatch,
   readingsBatch,
+  type Rejection,
   reportedConfig,
   type TopicScheme,
 } from '@iot/common/protocol';
 import type { Service } from '@iot/common/service';
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { type IncomingReading, type IncomingShutdown, mapBatch, mapOriginalReading } from './batch-mapping.ts';
-import { parseJson, type Rejection, validate } from './classify.ts';
+import type { z } from 'zod';
+import type { NewReading, ReadingConflict, ReadingsMeta, ShutdownMarker } from '../db/index.ts';
+import { mapBatch, mapOriginalReading } from './batch-mapping.ts';
 import { DatabaseGate } from './database-gate.ts';
-import type { IngestStore, StoredConflict } from './ingest-store.ts';
+import type { IngestStore } from './ingest-store.ts';
 import { type MessageKind, ReceiverMetrics } from './metrics.ts';
 
 /** Channels the receiver consumes; devices' inbound channels are not its business. */
@@ -155,20 +162,20 @@ export class Receiver implements Service {
   }
 
   private async onBatch(topic: string, deviceId: string, payload: Buffer): Promise<void> {
-    const parsed = this.parse(payload, (value) => validate(readingsBatch, value));
+    const parsed = this.decode(readingsBatch, payload);
     if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
     const batch = parsed.value;
     if (batch.device !== deviceId) {
       return this.reject(topic, deviceId, payload, { reason: 'device_mismatch', detail: `payload says device "${batch.device}" but was published on ${topic}` });
     }
     const mapped = mapBatch(batch);
-    const meta = { deviceType: batch.meta?.device_type, appId: batch.meta?.app_id, appName: batch.meta?.app_name };
+    const meta = readingsMeta('v1', batch.meta, mapped.shutdowns);
     const result = await this.metrics.timeStore(() =>
       this.gate.run('storing a batch', async () => {
         for (const { entry, rejection } of mapped.rejected) {
           await this.options.store.recordRejection({ topic, deviceId, ...rejection, payload: Buffer.from(JSON.stringify(entry)) });
         }
-        return this.options.store.storeBatch(deviceId, 'v1', mapped.readings, mapped.shutdowns, meta);
+        return this.options.store.storeBatch(deviceId, mapped.readings, meta);
       }),
     );
     if (result === undefined) {
@@ -179,14 +186,13 @@ export class Receiver implements Service {
     for (const { rejection } of mapped.rejected) this.metrics.rejection(rejection.reason);
     this.metrics.readingsStored({ stored: result.stored, duplicates: result.duplicates, conflicts: result.conflicts.length });
     await this.recordConflicts(topic, deviceId, result.conflicts);
-    const ack: Ack = {
-      v: PROTOCOL_VERSION,
+    const ack = encodeAck({
       batch: batch.batch,
       up_to: mapped.upTo,
       stored: result.stored,
       duplicates: result.duplicates,
       rejected: mapped.rejected.length + result.conflicts.length,
-    };
+    });
     // Only now, after the commit: the device may forget these readings once it sees this.
     this.publish(this.options.topics.topic('ack', deviceId), ack);
     this.metrics.ackPublished();
@@ -195,10 +201,10 @@ export class Receiver implements Service {
 
   /** Original devices advance their cursor on publish; store what arrives, idempotently, no ack. */
   private async onOriginalReadings(topic: string, deviceId: string, payload: Buffer): Promise<void> {
-    const parsed = this.parse(payload, (value) => validate(originalReadings, value));
+    const parsed = this.decode(originalReadings, payload);
     if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
-    const readings: IncomingReading[] = [];
-    const shutdowns: IncomingShutdown[] = [];
+    const readings: NewReading[] = [];
+    const shutdowns: ShutdownMarker[] = [];
     for (const element of parsed.value) {
       if (element._device_uuid !== undefined && element._device_uuid !== deviceId) {
         await this.reject(topic, deviceId, Buffer.from(JSON.stringify(element)), {
@@ -215,9 +221,9 @@ export class Receiver implements Service {
     if (readings.length === 0 && shutdowns.length === 0) return;
     const first = parsed.value[0];
     const protocol = readings.some((r) => r.bootId !== null) || shutdowns.length > 0 ? 'v1' : 'original';
-    const meta = { deviceType: first?._device_type, appId: first?._app_id, appName: first?._app_name };
+    const meta = readingsMeta(protocol, { device_type: first?._device_type, app_id: first?._app_id, app_name: first?._app_name }, shutdowns);
     const result = await this.metrics.timeStore(() =>
-      this.gate.run('storing original readings', () => this.options.store.storeBatch(deviceId, protocol, readings, shutdowns, meta)),
+      this.gate.run('storing original readings', () => this.options.store.storeBatch(deviceId, readings, meta)),
     );
     if (result === undefined) {
       this.metrics.databaseUnavailable('original_readings');
@@ -231,19 +237,19 @@ export class Receiver implements Service {
   private async onStatus(topic: string, deviceId: string, payload: Buffer): Promise<void> {
     // The broker deletes a retained message with an empty payload; that is not a status.
     if (payload.length === 0) return;
-    const parsed = this.parse(payload, (value) => validate(deviceStatus, value));
+    const parsed = this.decode(deviceStatus, payload);
     if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
     await this.gate.run('recording a status', () => this.options.store.recordStatus(deviceId, parsed.value, this.options.clock.now()));
   }
 
   private async onResponse(topic: string, deviceId: string, payload: Buffer): Promise<void> {
-    const json = parseJson(payload, this.options.maxPayloadBytes);
+    const json = decodeJson(payload, this.options.maxPayloadBytes);
     if (!json.ok) return this.reject(topic, deviceId, payload, json.rejection);
     const value = json.value;
     // v1 answers carry v and ok; the original's are the command object echoed (with a value).
     let response: { id?: string | undefined; command: string; ok: boolean; body: unknown };
     if (typeof value === 'object' && value !== null && 'v' in value) {
-      const parsed = validate(commandResponse, value);
+      const parsed = decodePayload(commandResponse, value);
       if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
       response = { id: parsed.value.id, command: parsed.value.command.toLowerCase(), ok: parsed.value.ok, body: parsed.value };
     } else if (typeof value === 'object' && value !== null && 'command' in value && typeof value.command === 'string') {
@@ -257,7 +263,7 @@ export class Receiver implements Service {
 
   private async onReported(topic: string, deviceId: string, payload: Buffer): Promise<void> {
     if (payload.length === 0) return;
-    const parsed = this.parse(payload, (value) => validate(reportedConfig, value));
+    const parsed = this.decode(reportedConfig, payload);
     if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
     const reported = parsed.value;
     const desired = await this.gate.run('recording a reported configuration', async () => {
@@ -267,17 +273,16 @@ export class Receiver implements Service {
     // A device that was offline (or a broker that lost its retained messages) converges here.
     if (desired !== undefined && desired.version > reported.version) {
       const message: DesiredConfig = { v: PROTOCOL_VERSION, version: desired.version, config: desired.config };
-      this.publish(this.options.topics.topic('configDesired', deviceId), message, true);
+      this.publish(this.options.topics.topic('configDesired', deviceId), JSON.stringify(message), true);
       this.options.logger.info({ event: 'desired_config_resent', device: deviceId, reported: reported.version, desired: desired.version }, 'device is behind its desired configuration; sent it again');
     }
   }
 
-  private parse<T>(payload: Buffer, check: (value: unknown) => { ok: true; value: T } | { ok: false; rejection: Rejection }) {
-    const json = parseJson(payload, this.options.maxPayloadBytes);
-    return json.ok ? check(json.value) : json;
+  private decode<T>(schema: z.ZodType<T>, payload: Buffer): Decoded<T> {
+    return decodeJsonPayload(schema, payload, this.options.maxPayloadBytes);
   }
 
-  private async recordConflicts(topic: string, deviceId: string, conflicts: readonly StoredConflict[]): Promise<void> {
+  private async recordConflicts(topic: string, deviceId: string, conflicts: readonly ReadingConflict[]): Promise<void> {
     for (const conflict of conflicts) {
       await this.reject(topic, deviceId, Buffer.from(JSON.stringify(conflict)), {
         reason: 'identity_conflict',
@@ -297,8 +302,8 @@ export class Receiver implements Service {
    * same packet loop that {@link accept} holds back when all slots are busy, so waiting here
    * could deadlock. A lost ack costs only a re-send by the device.
    */
-  private publish(topic: string, message: unknown, retain = false): void {
-    this.client!.publish(topic, JSON.stringify(message), { qos: 1, retain }, (error) => {
+  private publish(topic: string, payload: string, retain = false): void {
+    this.client!.publish(topic, payload, { qos: 1, retain }, (error) => {
       if (error) this.options.logger.warn({ event: 'publish_failed', topic, err: { message: error.message } }, 'could not publish; the device will ask again');
     });
   }
@@ -312,4 +317,9 @@ export class Receiver implements Service {
       if (expired) this.options.logger.info({ event: 'commands_expired', count: expired }, 'commands expired without an answer');
     }
   }
+}
+
+/** What the sender told about itself, as the database takes it, with the batch's shutdown markers. */
+function readingsMeta(protocol: ReadingsMeta['protocol'], meta: ReadingsBatch['meta'], shutdowns: readonly ShutdownMarker[]): ReadingsMeta {
+  return { protocol, deviceType: meta?.device_type, appId: meta?.app_id, appName: meta?.app_name, shutdowns };
 }

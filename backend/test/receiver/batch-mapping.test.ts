@@ -1,29 +1,7 @@
-import { readingsBatch } from '@iot/common/protocol';
 import { describe, expect, it } from 'vitest';
 import { mapBatch, mapOriginalReading } from '../../src/receiver/batch-mapping.ts';
-import { parseJson, validate } from '../../src/receiver/classify.ts';
 
 const BOOT = '0123456789abcdef';
-
-describe('classifying payloads', () => {
-  it('names oversize and non-JSON payloads', () => {
-    expect(parseJson(Buffer.alloc(11, 'a'), 10)).toEqual({ ok: false, rejection: { reason: 'oversize', detail: 'payload is 11 bytes; the limit is 10' } });
-    const notJson = parseJson(Buffer.from('{"v":1,'), 100);
-    expect(notJson.ok === false && notJson.rejection.reason).toBe('not_json');
-  });
-
-  it('tells a missing field (wrong shape) from a field of the wrong type, and an unknown version', () => {
-    const base = { v: 1, device: 'dev-1', batch: 'b', sent_at: 1, entries: [{}] };
-    const missing = validate(readingsBatch, { ...base, batch: undefined });
-    expect(missing.ok === false && missing.rejection.reason).toBe('wrong_shape');
-    const wrongType = validate(readingsBatch, { ...base, sent_at: 'yesterday' });
-    expect(wrongType.ok === false && wrongType.rejection).toMatchObject({ reason: 'wrong_type', detail: expect.stringContaining('sent_at') });
-    const v2 = validate(readingsBatch, { ...base, v: 2 });
-    expect(v2.ok === false && v2.rejection.reason).toBe('unsupported_version');
-    const array = validate(readingsBatch, [1, 2]);
-    expect(array.ok === false && array.rejection.reason).toBe('wrong_type');
-  });
-});
 
 describe('mapping a v1 batch', () => {
   it('keeps readings and markers, rejects bad entries, and covers the largest stream id', () => {
@@ -47,6 +25,26 @@ describe('mapping a v1 batch', () => {
     // Numerically, not as strings: "...-10" comes after "...-9".
     expect(mapped.upTo).toBe('1700000000001-0');
   });
+
+  it('rejects what the uplink could not read, with the stream codec\'s reason, and still covers it', () => {
+    const mapped = mapBatch({
+      v: 1,
+      device: 'dev-1',
+      batch: 'x',
+      sent_at: 0,
+      entries: [
+        { id: '1700000000000-0', fields: { foo: 'bar' } },
+        { id: '1700000000000-1', oversize_bytes: 300_000 },
+        { id: '1700000000000-2', boot: BOOT, seq: 3, at: 8, values: { temperature_celsius: 1 }, added_by_a_newer_sender: true },
+      ],
+    });
+    expect(mapped.rejected.map((r) => r.rejection)).toEqual([
+      { reason: 'wrong_type', detail: 'entry 1700000000000-0, sent raw by the device: foo: "bar" is not a number' },
+      { reason: 'oversize', detail: expect.stringContaining('300000 bytes') },
+    ]);
+    expect(mapped.readings.map((r) => r.seq)).toEqual([3]);
+    expect(mapped.upTo).toBe('1700000000000-2');
+  });
 });
 
 describe('mapping original-format readings', () => {
@@ -63,5 +61,10 @@ describe('mapping original-format readings', () => {
     expect(mapOriginalReading({ _id: '1-0', _boot_id: BOOT, _seq: '9', _event: 'shutdown', _measured_at: '5' })).toEqual({ shutdown: { bootId: BOOT, seq: 9, at: 5 } });
     expect(mapOriginalReading({ _id: '1-0', temperature_celsius: 'n/a' })).toMatchObject({ rejection: { reason: 'wrong_type' } });
     expect(mapOriginalReading({ _id: '1-0', _device_uuid: 'x' })).toMatchObject({ rejection: { reason: 'wrong_shape' } });
+  });
+
+  it('keeps the original\'s free-form sensor names but refuses a half identity', () => {
+    expect(mapOriginalReading({ _id: '5-0', Random: '42' })).toEqual({ reading: { bootId: null, seq: null, streamId: '5-0', measuredAt: 5, values: { Random: 42 } } });
+    expect(mapOriginalReading({ _id: '5-0', _boot_id: BOOT, t: '1' })).toEqual({ rejection: { reason: 'wrong_shape', detail: 'entry 5-0: _seq is missing' } });
   });
 });

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { BOOT_ID_PATTERN } from './stream.ts';
+import { BOOT_ID_PATTERN } from './identity.ts';
+import { SENSOR_FIELD_NAME } from './stream-fields.ts';
+import { isStreamId } from './stream-id.ts';
 import { DEVICE_ID_PATTERN } from './topics.ts';
 
 /**
@@ -14,12 +16,12 @@ export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 const version = z.literal(PROTOCOL_VERSION);
 const deviceId = z.string().regex(DEVICE_ID_PATTERN, 'must be 1–64 of A–Z a–z 0–9 _ -');
-/** A Redis stream id, `<ms>-<seq>`. */
-export const streamId = z.string().regex(/^\d{1,20}-\d{1,20}$/, 'must be a Redis stream id like 1700000000000-0');
+/** A Redis stream id, `<ms>-<seq>`, each part within 64 bits (stream-id.ts). */
+export const streamId = z.string().refine(isStreamId, 'must be a Redis stream id like 1700000000000-0');
 const bootId = z.string().regex(BOOT_ID_PATTERN, 'must be 16 lowercase hex characters');
 const epochMs = z.number().int().nonnegative();
 /** Field names as the sensor writes them: lowercase words, never starting with `_`. */
-const fieldName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be a lowercase field name');
+const fieldName = z.string().regex(SENSOR_FIELD_NAME, 'must be a lowercase field name');
 
 export const readingEntry = z.object({
   /** Stream id on the device: where the entry sits, not what it is. */
@@ -166,16 +168,3 @@ export const originalReading = z
   .catchall(z.string());
 export const originalReadings = z.array(originalReading).max(10_000);
 export type OriginalReading = z.infer<typeof originalReading>;
-
-/** Reasons the receiver records for a message or entry it did not store. */
-export const REJECTION_REASONS = [
-  'not_json',
-  'wrong_shape',
-  'wrong_type',
-  'oversize',
-  'device_mismatch',
-  'unsupported_version',
-  'identity_conflict',
-  'unknown_topic',
-] as const;
-export type RejectionReason = (typeof REJECTION_REASONS)[number];

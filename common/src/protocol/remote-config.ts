@@ -1,13 +1,15 @@
+import { REDIS_KEY } from './redis-keys.ts';
+
 /**
  * Device settings the backend may change (set_config and the desired-configuration twin). The
  * original wrote any key into Redis, its uplink cursor included; only these keys are accepted,
  * each with a validated value, stored as the string the original services read.
  */
-export const REMOTE_CONFIG_KEYS = ['measurement:enabled', 'measurement:interval', 'mqtt_sender:enabled', 'mqtt_sender:interval'] as const;
+export const REMOTE_CONFIG_KEYS = [REDIS_KEY.measurementEnabled, REDIS_KEY.measurementInterval, REDIS_KEY.senderEnabled, REDIS_KEY.senderInterval] as const;
 export type RemoteConfigKey = (typeof REMOTE_CONFIG_KEYS)[number];
 
 /** Keys get_config may read but nothing remote may write. */
-export const READ_ONLY_CONFIG_KEYS = ['mqtt_sender:last_id'] as const;
+export const READ_ONLY_CONFIG_KEYS = [REDIS_KEY.senderLastId] as const;
 
 export type RemoteConfig = Partial<Record<RemoteConfigKey, string>>;
 
@@ -32,16 +34,16 @@ export function checkConfigValue(key: string, value: unknown): ConfigCheck {
   const text = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
   if (typeof text !== 'string') return { ok: false, code: 'invalid_value', message: `${key} needs a string or number value` };
   switch (key) {
-    case 'measurement:enabled':
-    case 'mqtt_sender:enabled': {
+    case REDIS_KEY.measurementEnabled:
+    case REDIS_KEY.senderEnabled: {
       const on = ['1', 'true', 'on'].includes(text.toLowerCase());
       const off = ['0', 'false', 'off'].includes(text.toLowerCase());
       if (!on && !off) return { ok: false, code: 'invalid_value', message: `${key} must be 1 or 0 (got ${JSON.stringify(text)})` };
       return { ok: true, value: on ? '1' : '0' };
     }
-    case 'measurement:interval':
+    case REDIS_KEY.measurementInterval:
       return seconds(key, text, 86_400);
-    case 'mqtt_sender:interval':
+    case REDIS_KEY.senderInterval:
       return seconds(key, text, 3_600);
   }
 }

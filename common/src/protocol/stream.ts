@@ -1,29 +1,20 @@
-/**
- * The device's Redis stream entry format. Fields of the original system (sensor names with string
- * values) stay as they were, so its dashboards keep working; identity and markers use fields
- * starting with `_`, which no sensor name does.
- *
- * Identity (DESIGN.md §2): a stream id or a Redis-kept counter can be issued again after a power
- * cut rolls Redis back, or after a boot with a clock behind. A reading is therefore identified by
- * (device, boot id, sequence within that boot): the boot id is drawn at random on every sensor
- * start and the sequence counts from 1 within it.
- */
-export const STREAM_KEY = 'measurement:values';
+import type { ReadingIdentity } from './identity.ts';
+import { type Decoded, decoded, rejected } from './rejection.ts';
+import { bootIdField, FIELD, integerField, splitFields } from './stream-fields.ts';
 
-export const FIELD = {
-  bootId: '_boot_id',
-  seq: '_seq',
-  /** When the sample was taken, device clock, ms since the epoch. */
-  measuredAt: '_measured_at',
-  /** Present only on marker entries: see {@link StreamEvent}. */
-  event: '_event',
-} as const;
+/**
+ * The device's Redis stream entry format (key: redis-keys.ts), encoded and decoded here only: the
+ * sensor writes with {@link readingFields} / {@link shutdownFields}, the uplink reads with
+ * {@link decodeStreamEntry}. Field names are in stream-fields.ts.
+ */
+export { FIELD } from './stream-fields.ts';
 
 /**
  * Marker entries. `shutdown` ends a boot cleanly and carries the boot's last sequence number in
  * `_seq`; a boot that never gets one ended by a crash or a power cut.
  */
 export type StreamEvent = 'shutdown';
+const SHUTDOWN: StreamEvent = 'shutdown';
 
 /** Sensor quantities and their field names (unit in the name, as in the original). */
 export const QUANTITY = {
@@ -33,13 +24,26 @@ export const QUANTITY = {
 } as const;
 export type Quantity = (typeof QUANTITY)[keyof typeof QUANTITY];
 
-export interface ReadingIdentity {
-  bootId: string;
-  seq: number;
+/** A reading as a stream entry holds it. */
+export interface StreamReading {
+  kind: 'reading';
+  identity: ReadingIdentity;
+  /** Device clock, ms since the epoch. */
+  measuredAt: number;
+  /** Field name → value; at least one. */
+  values: Record<string, number>;
 }
 
-/** A boot id: 16 lowercase hex characters (64 random bits). */
-export const BOOT_ID_PATTERN = /^[0-9a-f]{16}$/;
+/** A clean-shutdown marker: the boot ended after sequence `lastSeq`. */
+export interface StreamShutdown {
+  kind: 'shutdown';
+  bootId: string;
+  lastSeq: number;
+  /** Device clock, ms since the epoch. */
+  at: number;
+}
+
+export type StreamRecord = StreamReading | StreamShutdown;
 
 /** Field/value pairs for XADD, values as strings as the original wrote them. */
 export function readingFields(identity: ReadingIdentity, measuredAt: number, values: Readonly<Record<string, number>>): string[] {
@@ -50,7 +54,33 @@ export function readingFields(identity: ReadingIdentity, measuredAt: number, val
 }
 
 export function shutdownFields(bootId: string, lastSeq: number, at: number): string[] {
-  return [FIELD.event, 'shutdown' satisfies StreamEvent, FIELD.bootId, bootId, FIELD.seq, String(lastSeq), FIELD.measuredAt, String(at)];
+  return [FIELD.event, SHUTDOWN, FIELD.bootId, bootId, FIELD.seq, String(lastSeq), FIELD.measuredAt, String(at)];
+}
+
+/**
+ * Reads one entry (XRANGE's flat field/value list) back into what {@link readingFields} or
+ * {@link shutdownFields} wrote, or says what is wrong with it. Accepts exactly what the batch
+ * schemas (messages.ts readingEntry / shutdownEntry) accept once encoded (batch-entry.ts), so
+ * whatever the uplink sends as a reading the receiver takes as one. No schema library here: a
+ * draining backlog decodes hundreds of thousands of entries, and a schema parse copies each.
+ */
+export function decodeStreamEntry(flat: readonly string[]): Decoded<StreamRecord> {
+  const split = splitFields(flat, false);
+  if (!split.ok) return split;
+  const { event, values } = split.value;
+  if (event !== undefined && event !== SHUTDOWN) return rejected('wrong_shape', `unknown event ${JSON.stringify(event)}`);
+  const bootId = bootIdField(split.value.bootId);
+  if (!bootId.ok) return bootId;
+  const seq = integerField(FIELD.seq, split.value.seq, event === undefined ? 1 : 0);
+  if (!seq.ok) return seq;
+  const at = integerField(FIELD.measuredAt, split.value.measuredAt, 0);
+  if (!at.ok) return at;
+  if (event !== undefined) {
+    if (values !== undefined) return rejected('wrong_shape', `a shutdown marker carries no sensor values (got ${Object.keys(values).join(', ')})`);
+    return decoded({ kind: 'shutdown', bootId: bootId.value, lastSeq: seq.value, at: at.value });
+  }
+  if (values === undefined) return rejected('wrong_shape', 'a reading must contain at least one value');
+  return decoded({ kind: 'reading', identity: { bootId: bootId.value, seq: seq.value }, measuredAt: at.value, values });
 }
 
 /** Values keep the chip's resolution without float noise (0.1 + 0.2 style tails). */
@@ -66,13 +96,4 @@ export function roundValue(value: number): number {
 /** A sample with every value rounded as it will be stored, so logs and stream agree exactly. */
 export function roundValues(values: Readonly<Record<string, number>>): Record<string, number> {
   return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, roundValue(value)]));
-}
-
-/** Orders Redis stream ids (`<ms>-<seq>`) numerically, ms part first, never as strings. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
-  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (as !== bs) return as < bs ? -1 : 1;
-  return 0;
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { STREAM_KEY } from '@iot/common/protocol';
 import { Redis } from 'ioredis';
 import { ManagedProcess } from '../processes/managed-process.ts';
 import { RedisServer } from '../processes/redis-server.ts';
@@ -45,7 +46,7 @@ while (Date.now() < end) {
   const { rssKiB, peakKiB } = memory(device.pid!);
   const minute = (Date.now() - started) / 60_000;
   samples.push({ minute, rssKiB });
-  progress(`${minute.toFixed(1)}/${minutes} min: RSS ${(rssKiB / 1024).toFixed(1)} MiB, peak ${(peakKiB / 1024).toFixed(1)} MiB, stream ${await admin.xlen('measurement:values')} entries`);
+  progress(`${minute.toFixed(1)}/${minutes} min: RSS ${(rssKiB / 1024).toFixed(1)} MiB, peak ${(peakKiB / 1024).toFixed(1)} MiB, stream ${await admin.xlen(STREAM_KEY)} entries`);
 }
 
 const final = memory(device.pid!);

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { type Clock, systemClock } from '@iot/common/clock';
 import { createLogger } from '@iot/common/log';
-import { readingFields, STREAM_KEY } from '@iot/common/protocol';
+import { readingFields, REDIS_KEY, STREAM_KEY } from '@iot/common/protocol';
 import { createChipDriver } from '@iot/device/chips';
 import { ChipSet, SensorService } from '@iot/device/sensor';
 import { Redis } from 'ioredis';
@@ -49,7 +49,7 @@ async function baseline(): Promise<number> {
 
 async function sensorRun(timeScale: number, chips: 'bme280' | 'bme280+sht31'): Promise<number> {
   await admin.del(STREAM_KEY);
-  await admin.set('measurement:interval', '0');
+  await admin.set(REDIS_KEY.measurementInterval, '0');
   const hardware = new SimulatedHardware();
   hardware.segment(1).attach(0x76, new Bme280Model({ environment: hardware.environment, timeScale }));
   const specs: { kind: 'bme280' | 'sht31'; address: number; name?: string }[] = [{ kind: 'bme280', address: 0x76 }];

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Ack, PROTOCOL_VERSION, readingFields, STREAM_KEY } from '@iot/common/protocol';
+import { type Ack, PROTOCOL_VERSION, readingFields, REDIS_KEY, STREAM_KEY } from '@iot/common/protocol';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { BackendStack } from '../harness/backend-stack.ts';
@@ -28,7 +28,7 @@ const DEVICE = 'drain-1';
 const stack = await new BackendStack({ deviceIds: [DEVICE], broker: 'aedes', database: 'mariadb' }).start();
 
 async function fill(redis: Redis): Promise<void> {
-  await redis.del(STREAM_KEY, 'mqtt_sender:last_id');
+  await redis.del(STREAM_KEY, REDIS_KEY.senderLastId);
   const boot = Math.random().toString(16).slice(2, 10).padEnd(16, '0');
   const values = { temperature_celsius: 21.53, humidity_percent: 45.12, pressure_hpa: 1013.2 };
   for (let seq = 1; seq <= total; ) {
@@ -62,7 +62,7 @@ async function drain(label: string, device: RedisServer): Promise<{ seconds: num
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const status = readFileSync(`/proc/${uplink.pid}/status`, 'utf8');
     peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    const cursor = await redis.get('mqtt_sender:last_id');
+    const cursor = await redis.get(REDIS_KEY.senderLastId);
     progress(`  ${label}: ${((Date.now() - started) / 1000).toFixed(0)} s, cursor ${cursor}, stream length ${await redis.xlen(STREAM_KEY)}, uplink peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
     if (cursor === `(${lastId}`) break;
     if (!uplink.running) throw new Error(`uplink exited:\n${uplink.tail()}`);

@@ -1,3 +1,4 @@
+import { REDIS_KEY } from '@iot/common/protocol';
 import type { RecordedReading } from '../checker/delivery-checker.ts';
 import { historyFromLogs } from '../checker/delivery-checker.ts';
 import { RedisServer } from '../processes/redis-server.ts';
@@ -118,8 +119,8 @@ export class SimulatedDevice {
     try {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const [last] = (await admin.xrevrange('measurement:values', '+', '-', 'COUNT', 1)) as [string, string[]][];
-        const cursor = await admin.get('mqtt_sender:last_id');
+        const [last] = (await admin.xrevrange(REDIS_KEY.values, '+', '-', 'COUNT', 1)) as [string, string[]][];
+        const cursor = await admin.get(REDIS_KEY.senderLastId);
         if (last === undefined || cursor === `(${last[0]}`) return;
         if (Date.now() > deadline) throw new Error(`device ${this.id}: stream ends at ${last[0]} but the cursor is ${cursor}\n${uplink.tail()}`);
         await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,0 +1,118 @@
+import { isBootId } from './identity.ts';
+import { type Decoded, decoded, type Rejection, rejected } from './rejection.ts';
+
+/**
+ * The field grammar of a stream entry, shared by the two decoders of it: stream.ts (v1 entries,
+ * as the uplink reads them) and original-reading.ts (the same fields re-sent in the original
+ * format). Only FIELD leaves the folder (re-exported by stream.ts): callers decode whole entries.
+ *
+ * Fields of the original system (sensor names with string values) stay as they were, so its
+ * dashboards keep working; identity and markers use fields starting with `_`, which no sensor
+ * name does.
+ */
+export const FIELD = {
+  bootId: '_boot_id',
+  seq: '_seq',
+  /** When the sample was taken, device clock, ms since the epoch. */
+  measuredAt: '_measured_at',
+  /** Present only on marker entries (stream.ts StreamEvent). */
+  event: '_event',
+} as const;
+
+/** Sensor field names the v1 format allows: lowercase words, never starting with `_`. */
+export const SENSOR_FIELD_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+/** A decimal number as formatValue writes it: no hex, no blanks, no empty string. */
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+/** A non-negative integer; longer than 16 digits is never a safe integer. */
+const INTEGER = /^\d{1,16}$/;
+const UNDERSCORE = 95;
+
+/** An entry's fields sorted into identity fields (still text) and sensor values (numbers). */
+export interface SplitFields {
+  bootId: string | undefined;
+  seq: string | undefined;
+  measuredAt: string | undefined;
+  event: string | undefined;
+  /** Undefined when the entry has no sensor field. */
+  values: Record<string, number> | undefined;
+}
+
+/**
+ * One pass over XRANGE's flat field/value list. Sensor values must be finite decimals; `_`-fields
+ * this version does not know are skipped (a newer sensor may add some). `anyName` admits every
+ * sensor name the original's free-form dictionaries may hold.
+ */
+export function splitFields(flat: readonly string[], anyName: boolean): Decoded<SplitFields> {
+  if (flat.length % 2 !== 0) return rejected('wrong_shape', `fields and values do not pair up (${flat.length} items)`);
+  const split: SplitFields = { bootId: undefined, seq: undefined, measuredAt: undefined, event: undefined, values: undefined };
+  // `_`-fields this version skips still count for duplicates; they are rare, so the set is too.
+  let skipped: Set<string> | undefined;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    const text = flat[i + 1]!;
+    if (name.charCodeAt(0) === UNDERSCORE) {
+      switch (name) {
+        case FIELD.bootId:
+          if (split.bootId !== undefined) return twice(name);
+          split.bootId = text;
+          break;
+        case FIELD.seq:
+          if (split.seq !== undefined) return twice(name);
+          split.seq = text;
+          break;
+        case FIELD.measuredAt:
+          if (split.measuredAt !== undefined) return twice(name);
+          split.measuredAt = text;
+          break;
+        case FIELD.event:
+          if (split.event !== undefined) return twice(name);
+          split.event = text;
+          break;
+        default:
+          skipped ??= new Set();
+          if (skipped.has(name)) return twice(name);
+          skipped.add(name);
+      }
+      continue;
+    }
+    if (!anyName && !SENSOR_FIELD_NAME.test(name)) {
+      return rejected('wrong_shape', `${JSON.stringify(name)} is not a name for sensor values: lowercase letters, digits and _, starting with a letter`);
+    }
+    const value = decimal(name, text);
+    if (typeof value !== 'number') return { ok: false, rejection: value };
+    split.values ??= {};
+    // Names starting with `_` never get here, so `__proto__` cannot be one: a plain object is safe.
+    if (Object.hasOwn(split.values, name)) return twice(name);
+    split.values[name] = value;
+  }
+  return decoded(split);
+}
+
+/** The boot id field, which must be present. */
+export function bootIdField(text: string | undefined): Decoded<string> {
+  if (text === undefined) return rejected('wrong_shape', `${FIELD.bootId} is missing`);
+  if (!isBootId(text)) return rejected('wrong_type', `${FIELD.bootId} ${JSON.stringify(text)} must be 16 lowercase hex characters`);
+  return decoded(text);
+}
+
+/** A counter field (`_seq`, `_measured_at`), which must be present: a safe integer of at least `min`. */
+export function integerField(name: string, text: string | undefined, min: number): Decoded<number> {
+  if (text === undefined) return rejected('wrong_shape', `${name} is missing`);
+  const value = INTEGER.test(text) ? Number(text) : /^\d+$/.test(text) ? Number.POSITIVE_INFINITY : undefined;
+  if (value === undefined) return rejected('wrong_type', `${name} ${JSON.stringify(text)} is not a non-negative whole number`);
+  if (!Number.isSafeInteger(value)) return rejected('wrong_type', `${name} ${text} is too large (at most ${Number.MAX_SAFE_INTEGER})`);
+  if (value < min) return rejected('wrong_type', `${name} must be at least ${min} (got ${value})`);
+  return decoded(value);
+}
+
+function twice(name: string): Decoded<never> {
+  return rejected('wrong_shape', `field ${name} appears twice`);
+}
+
+function decimal(name: string, text: string): number | Rejection {
+  if (!DECIMAL.test(text)) return { reason: 'wrong_type', detail: `${name}: ${JSON.stringify(text)} is not a number` };
+  const value = Number(text);
+  // "1e999" is a decimal, but no chip measures it: Infinity would not survive JSON either.
+  if (!Number.isFinite(value)) return { reason: 'wrong_type', detail: `${name}: ${text} is too large for a number` };
+  return value;
+}

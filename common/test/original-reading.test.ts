@@ -1,0 +1,65 @@
+import { decodeOriginalReading, encodeOriginalReading, originalReading, readingFields, shutdownFields } from '../src/protocol/index.ts';
+import { describe, expect, it } from 'vitest';
+
+const BOOT = '9f2c4e1a7b3d5f60';
+const stamp = { deviceId: 'dev-1', deviceType: 'raspberrypi4-64', appId: '123', appName: 'fleet' };
+
+describe('original readings codec', () => {
+  it('round-trips one of our readings re-sent by send_measurements, identity included', () => {
+    const element = encodeOriginalReading('1700000000000-0', readingFields({ bootId: BOOT, seq: 7 }, 1_699_999_999_999, { temperature_celsius: 21.5 }), stamp);
+    expect(element).toEqual({
+      _id: '1700000000000-0',
+      _device_uuid: 'dev-1',
+      _device_type: 'raspberrypi4-64',
+      _app_id: '123',
+      _app_name: 'fleet',
+      temperature_celsius: '21.5',
+      _boot_id: BOOT,
+      _seq: '7',
+      _measured_at: '1699999999999',
+    });
+    expect(originalReading.parse(element)).toEqual(element);
+    expect(decodeOriginalReading(element)).toEqual({
+      ok: true,
+      value: { kind: 'reading', identity: { bootId: BOOT, seq: 7 }, measuredAt: 1_699_999_999_999, values: { temperature_celsius: 21.5 } },
+    });
+  });
+
+  it('round-trips a re-sent shutdown marker', () => {
+    const element = encodeOriginalReading('1700000000950-0', shutdownFields(BOOT, 9, 5), { deviceId: 'dev-1' });
+    expect(decodeOriginalReading(element)).toEqual({ ok: true, value: { kind: 'shutdown', bootId: BOOT, lastSeq: 9, at: 5 } });
+  });
+
+  it('never lets a stream field override whom the reading came from', () => {
+    expect(encodeOriginalReading('1-0', ['_device_uuid', 'someone-else', 't', '1'], { deviceId: 'dev-1' })).toEqual({ _id: '1-0', _device_uuid: 'dev-1', t: '1' });
+  });
+
+  it("reads the original's readings: free-form names, no identity, dated by the stream id", () => {
+    expect(decodeOriginalReading({ _id: '1700000000000-0', _device_uuid: 'old-1', random: '42', Temperature: '21.5' })).toEqual({
+      ok: true,
+      value: { kind: 'reading', identity: null, measuredAt: 1_700_000_000_000, values: { random: 42, Temperature: 21.5 } },
+    });
+  });
+
+  it.each([
+    ['no sensor values', { _id: '1-0', _device_uuid: 'x' }, 'wrong_shape', 'entry 1-0: no sensor values'],
+    ['a word as value', { _id: '1-0', t: 'n/a' }, 'wrong_type', 'entry 1-0: t: "n/a" is not a number'],
+    ['a hex value', { _id: '1-0', t: '0x10' }, 'wrong_type', 'entry 1-0: t: "0x10" is not a number'],
+    ['a value beyond a double', { _id: '1-0', t: '1e400' }, 'wrong_type', 'entry 1-0: t: 1e400 is too large for a number'],
+    ['a boot id without sequence', { _id: '1-0', _boot_id: BOOT, t: '1' }, 'wrong_shape', 'entry 1-0: _seq is missing'],
+    ['a sequence without boot id', { _id: '1-0', _seq: '3', t: '1' }, 'wrong_shape', 'entry 1-0: _boot_id is missing'],
+    ['a malformed boot id', { _id: '1-0', _boot_id: 'xyz', _seq: '3', t: '1' }, 'wrong_type', /_boot_id "xyz" must be 16 lowercase hex/],
+    ['a fractional sequence', { _id: '1-0', _boot_id: BOOT, _seq: '7.0', t: '1' }, 'wrong_type', /_seq "7.0" is not/],
+    ['a malformed time', { _id: '1-0', _measured_at: 'noon', t: '1' }, 'wrong_type', /_measured_at "noon" is not/],
+    ['an undatable stream id', { _id: '9007199254740993-0', t: '1' }, 'wrong_type', /time is too large to date the reading/],
+    ['an unknown event', { _id: '1-0', _event: 'reboot', _boot_id: BOOT, _seq: '1' }, 'wrong_shape', 'entry 1-0: unknown event "reboot"'],
+    ['a marker without identity', { _id: '1-0', _event: 'shutdown' }, 'wrong_shape', 'entry 1-0: _boot_id is missing'],
+  ])('rejects %s', (_what, element, reason, detail) => {
+    const decoded = decodeOriginalReading(element);
+    expect(decoded.ok).toBe(false);
+    if (decoded.ok) return;
+    expect(decoded.rejection.reason).toBe(reason);
+    if (typeof detail === 'string') expect(decoded.rejection.detail).toBe(detail);
+    else expect(decoded.rejection.detail).toMatch(detail);
+  });
+});
