@@ -1,4 +1,5 @@
 import type { Clock } from '@iot/common/clock';
+import { readingKey } from '@iot/common/protocol';
 import type { BootGaps, BootWrite, IntegrityStore } from './integrity-store.ts';
 import type { RollupStore } from './rollup-store.ts';
 import { INSERT_CHUNK_ROWS, num, numOrNull, type Sql, type SqlAccess } from './sql-access.ts';
@@ -84,10 +85,8 @@ export type ShutdownOutcome = 'recorded' | 'duplicate' | 'conflict';
 
 const READING_COLUMNS = ['device_id', 'reading_key', 'boot_id', 'seq', 'stream_id', 'measured_at', 'received_at', 'values_json'] as const;
 
-/** The unique key of a reading within its device. */
-export function readingKeyOf(reading: Pick<NewReading, 'bootId' | 'seq' | 'streamId'>): string {
-  return reading.bootId !== null && reading.seq !== null ? `${reading.bootId}:${reading.seq}` : `s:${reading.streamId}`;
-}
+/** The unique key of a reading within its device (docs/delivery-guarantee.md §6). */
+export const readingKeyOf: (reading: Pick<NewReading, 'bootId' | 'seq' | 'streamId'>) => string = readingKey;
 
 /**
  * Readings, boots and device presence. Writing a batch is one transaction that stores each

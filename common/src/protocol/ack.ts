@@ -3,7 +3,7 @@ import { decodeJsonPayload } from './payload.ts';
 import type { Decoded } from './rejection.ts';
 
 /**
- * The acknowledgement of a committed batch (PROTOCOL.md, "Ack"): the receiver encodes it after
+ * The acknowledgement of a committed batch (docs/protocol.md §5): the receiver encodes it after
  * the commit, the uplink decodes it before it may move its cursor.
  */
 export function encodeAck(fields: Omit<Ack, 'v'>): string {

@@ -55,6 +55,18 @@ export function compareStreamIds(a: string, b: string): number {
   return 0;
 }
 
+/** The smallest stream id after `parts`, as XRANGE's exclusive start would continue. */
+export function nextStreamId(parts: StreamIdParts): StreamIdParts {
+  return parts.seq < MAX_STREAM_ID_PART ? { ms: parts.ms, seq: parts.seq + 1n } : { ms: parts.ms + 1n, seq: 0n };
+}
+
+/** The largest stream id before `parts`; undefined before 0-1 (nothing comes before it). */
+export function previousStreamId(parts: StreamIdParts): StreamIdParts | undefined {
+  if (parts.seq > 0n) return { ms: parts.ms, seq: parts.seq - 1n };
+  if (parts.ms > 0n) return { ms: parts.ms - 1n, seq: MAX_STREAM_ID_PART };
+  return undefined;
+}
+
 /**
  * The ms part of a stream id as a number, for when an entry carries no time of its own (original
  * readings: Redis' clock at XADD is the best there is). Undefined when it is no stream id or the

@@ -1,5 +1,5 @@
 import type { Logger } from '@iot/common/log';
-import { type Ack, ack as ackSchema, MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
+import { type Ack, decodeAck } from '@iot/common/protocol';
 
 /** A batch this process published: what an ack must name to count. */
 export interface SentBatch {
@@ -51,22 +51,9 @@ export class AckTracker {
   }
 
   private match(payload: Buffer): AckVerdict {
-    if (payload.length > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'invalid', detail: `payload of ${payload.length} bytes` };
-    let data: unknown;
-    try {
-      data = JSON.parse(payload.toString('utf8'));
-    } catch {
-      return { ok: false, reason: 'invalid', detail: 'not JSON' };
-    }
-    const parsed = ackSchema.safeParse(data);
-    if (!parsed.success) {
-      const detail = parsed.error.issues
-        .slice(0, 3)
-        .map((i) => `${i.path.join('.') || 'ack'}: ${i.message}`)
-        .join('; ');
-      return { ok: false, reason: 'invalid', detail };
-    }
-    const ack = parsed.data;
+    const decoded = decodeAck(payload);
+    if (!decoded.ok) return { ok: false, reason: 'invalid', detail: `${decoded.rejection.reason}: ${decoded.rejection.detail}` };
+    const ack = decoded.value;
     const batch = this.sent.get(ack.batch);
     if (batch === undefined) return { ok: false, reason: 'unknown_batch', detail: `no batch "${ack.batch}" was published by this process` };
     if (ack.up_to !== batch.last) {

@@ -1,17 +1,17 @@
 import type { Logger } from '@iot/common/log';
-import { checkConfigValue, type DesiredConfig, PROTOCOL_VERSION, REMOTE_CONFIG_KEYS, type ReportedConfig } from '@iot/common/protocol';
+import { checkConfigValue, type DesiredConfig, PROTOCOL_VERSION, REDIS_KEY, REMOTE_CONFIG_KEYS, type ReportedConfig } from '@iot/common/protocol';
 import type { Redis } from 'ioredis';
 
 /**
- * Redis keys of the configuration twin, beside the original's keys (redis-keys.ts). They live in
- * the device's Redis with the settings they describe, so the applied state survives restarts of
- * the uplink and rolls back together with the settings after a power cut.
+ * Redis keys of the configuration twin (named with the original's in common/src/protocol/redis-keys.ts).
+ * They live in the device's Redis with the settings they describe, so the applied state survives
+ * restarts of the uplink and rolls back together with the settings after a power cut.
  */
 export const CONFIG_TWIN_KEY = {
   /** The desired-config version applied last, a decimal integer; missing means 0 (none yet). */
-  appliedVersion: 'config:applied_version',
+  appliedVersion: REDIS_KEY.configAppliedVersion,
   /** JSON array of `{ key, code, message }`: keys of that version the device refused; missing means none. */
-  appliedErrors: 'config:applied_errors',
+  appliedErrors: REDIS_KEY.configAppliedErrors,
 } as const;
 
 type ConfigError = NonNullable<ReportedConfig['errors']>[number];

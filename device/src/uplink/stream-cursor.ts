@@ -1,4 +1,4 @@
-import { compareStreamIds } from '@iot/common/protocol';
+import { compareStreamIds, decodeStreamId, encodeStreamId, type StreamIdParts, previousStreamId } from '@iot/common/protocol';
 
 /**
  * The uplink's cursor in the original format (DESIGN.md §9): `mqtt_sender:last_id` holds `(` + a
@@ -8,9 +8,7 @@ import { compareStreamIds } from '@iot/common/protocol';
  */
 export type Cursor = string | undefined;
 
-const FULL_ID = /^(\d{1,20})-(\d{1,20})$/;
-const MS_ONLY = /^(\d{1,20})$/;
-const MAX_PART = (1n << 64n) - 1n;
+const MS_ONLY = /^\d{1,20}$/;
 
 export type ParsedCursor = { ok: true; after: Cursor } | { ok: false; problem: string };
 
@@ -24,9 +22,11 @@ export function parseCursor(raw: string | null): ParsedCursor {
   const text = raw.trim();
   if (text === '-' || text === '0' || text === '0-0' || text === '(0-0') return { ok: true, after: undefined };
   const exclusive = text.startsWith('(');
-  const id = normalise(exclusive ? text.slice(1) : text);
+  const id = streamIdOf(exclusive ? text.slice(1) : text);
   if (id === undefined) return { ok: false, problem: `"${raw}" is not a stream id like (1700000000000-0` };
-  return { ok: true, after: exclusive ? id : predecessor(id) };
+  if (exclusive) return { ok: true, after: encodeStreamId(id) };
+  const before = previousStreamId(id);
+  return { ok: true, after: before === undefined ? undefined : encodeStreamId(before) };
 }
 
 /** The stored form of a cursor that continues after `id`. */
@@ -44,22 +44,8 @@ export function isAfter(candidate: string, cursor: Cursor): boolean {
   return cursor === undefined || compareStreamIds(candidate, cursor) > 0;
 }
 
-/** A full `<ms>-<seq>` id within Redis' 64-bit parts, or undefined. */
-function normalise(text: string): string | undefined {
-  const full = FULL_ID.exec(text);
-  const ms = full?.[1] ?? MS_ONLY.exec(text)?.[1];
-  if (ms === undefined) return undefined;
-  const seq = full?.[2] ?? '0';
-  if (BigInt(ms) > MAX_PART || BigInt(seq) > MAX_PART) return undefined;
-  return `${BigInt(ms)}-${BigInt(seq)}`;
-}
-
-/** The id just before `id`, so that "after it" includes `id`; undefined before 0-1. */
-function predecessor(id: string): Cursor {
-  const [msText, seqText] = id.split('-') as [string, string];
-  const ms = BigInt(msText);
-  const seq = BigInt(seqText);
-  if (seq > 0n) return `${ms}-${seq - 1n}`;
-  if (ms > 0n) return `${ms - 1n}-${MAX_PART}`;
-  return undefined;
+/** A full `<ms>-<seq>` id (a bare ms part means `<ms>-0`) within Redis' 64-bit parts, or undefined. */
+function streamIdOf(text: string): StreamIdParts | undefined {
+  const decoded = decodeStreamId(MS_ONLY.test(text) ? `${text}-0` : text);
+  return decoded.ok ? decoded.value : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@iot/common/log';
-import { STREAM_KEY } from '@iot/common/protocol';
+import { decodeStreamId, encodeStreamId, nextStreamId, STREAM_KEY } from '@iot/common/protocol';
 import type { Redis } from 'ioredis';
 import type { Cursor } from './stream-cursor.ts';
 
@@ -49,7 +49,6 @@ return { redis.call('XLEN', stream), counted, trimmed }
 
 /** Entries fetched per XREVRANGE inside the script. */
 const CHUNK = 1000;
-const MAX_PART = (1n << 64n) - 1n;
 
 /**
  * Trims `measurement:values` behind the confirmed cursor, keeping `keep` confirmed entries for the
@@ -93,8 +92,9 @@ export class StreamTrimmer {
   }
 }
 
-/** The smallest id after `id`. */
+/** The smallest id after `id` (a stream id: the confirmed cursor). */
 function successor(id: string): string {
-  const [ms, seq] = id.split('-').map(BigInt) as [bigint, bigint];
-  return seq < MAX_PART ? `${ms}-${seq + 1n}` : `${ms + 1n}-0`;
+  const parts = decodeStreamId(id);
+  if (!parts.ok) throw new Error(`cursor ${id} is not a stream id: ${parts.rejection.detail}`);
+  return encodeStreamId(nextStreamId(parts.value));
 }

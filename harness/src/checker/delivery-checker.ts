@@ -1,3 +1,5 @@
+import { readingKey } from '@iot/common/protocol';
+
 /**
  * The no-loss checker, in the manner of Jepsen's set-full checker: the history is what each device
  * *recorded* (the sensor's `reading_recorded` log lines: Redis acknowledged the XADD), the final
@@ -66,7 +68,7 @@ export function checkDelivery(history: readonly RecordedReading[], stored: reado
   const latencies: number[] = [];
   const seen = new Set<string>();
   for (const reading of history) {
-    const key = `${reading.deviceId}/${reading.bootId}:${reading.seq}`;
+    const key = `${reading.deviceId}/${readingKey({ bootId: reading.bootId, seq: reading.seq, streamId: '' })}`;
     if (seen.has(key)) continue; // the same reading logged twice is one reading
     seen.add(key);
     const rows = byKey.get(key);
