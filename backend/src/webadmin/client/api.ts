@@ -30,11 +30,6 @@ export function showError(message: string): void {
   while (area.children.length > MAX_ALERTS) area.firstElementChild?.remove();
 }
 
-/** Removes every message from the alert area. */
-export function clearErrors(): void {
-  document.getElementById('alerts')?.replaceChildren();
-}
-
 /** The login page, coming back to the current page afterwards. */
 export function goToLogin(): void {
   const next = `${location.pathname}${location.search}`;

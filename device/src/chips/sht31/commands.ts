@@ -17,11 +17,6 @@ export const SINGLE_SHOT_COMMAND: Readonly<Record<Sht31Repeatability, number>> =
 export const SOFT_RESET_COMMAND = 0x30a2;
 /** Read out of the status register (datasheet §4.11): answers with one word + CRC. */
 export const READ_STATUS_COMMAND = 0xf32d;
-/** Clears the status register's alert and reset flags (datasheet §4.11). */
-export const CLEAR_STATUS_COMMAND = 0x3041;
-/** Heater on / off (datasheet §4.10). */
-export const HEATER_ON_COMMAND = 0x306d;
-export const HEATER_OFF_COMMAND = 0x3066;
 
 /** Status register bits (datasheet §4.11, Table 17). */
 export const STATUS_BIT = {
