@@ -11,7 +11,6 @@ export type RemoteConfigKey = (typeof REMOTE_CONFIG_KEYS)[number];
 /** Keys get_config may read but nothing remote may write. */
 export const READ_ONLY_CONFIG_KEYS = [REDIS_KEY.senderLastId] as const;
 
-
 export function isRemoteConfigKey(key: string): key is RemoteConfigKey {
   return (REMOTE_CONFIG_KEYS as readonly string[]).includes(key);
 }
