@@ -174,12 +174,11 @@ describe('Bme280Driver against Bme280Model', () => {
   });
 
   it('works in real time (timeScale 1, system clock)', async () => {
+    // The model converts in real time and shows stale registers until it is done, so right values
+    // mean the driver waited for the conversion; how long it waits is exact in the test above.
     const r = rig({ clock: systemClock });
     await r.driver.init();
-    const start = performance.now();
     const got = await readAt(r, { temperatureCelsius: -12.34, humidityPercent: 80, pressureHpa: 950 });
-    // Date.now() ticks in whole ms, so the 8 ms conversion can look up to 1 ms shorter.
-    expect(performance.now() - start).toBeGreaterThanOrEqual(7);
     expect(got.t).toBeCloseTo(-12.34, 2);
     expect(got.p).toBeCloseTo(950, 1);
     expect(got.h).toBeCloseTo(80, 1);

@@ -1,61 +1,48 @@
+import { captureLogs, eventually, holdsFor } from '@iot/harness/testing';
+import { SimGpioController } from '@iot/simulator/hardware';
+import { Redis } from 'ioredis';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { StartStopButtonService } from '../src/button/index.ts';
 import { REDIS_KEY } from '../src/redis-keys.ts';
-import { SimGpioController } from '@iot/simulator/hardware';
-import { RedisServer } from '@iot/harness/processes';
-import { captureLogs, eventually } from '@iot/harness/testing';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useRedisAndBroker } from './redis-and-broker.ts';
 
 const PIN = 17;
 
 describe('startstopbutton against a real Redis', () => {
-  const server = new RedisServer();
-  let redis: Redis;
+  const bed = useRedisAndBroker({ broker: 'none' });
   let gpio: SimGpioController;
-  let service: StartStopButtonService | undefined;
 
-  beforeAll(async () => {
-    await server.start();
-    redis = new Redis({ host: server.host, port: server.port });
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.dispose();
-  });
-  beforeEach(async () => {
-    await redis.flushall();
+  beforeEach(() => {
     gpio = new SimGpioController({ seed: 7 });
   });
-  afterEach(async () => {
-    await service?.stop();
-    service = undefined;
-  });
 
-  async function startButton(options: { pull: 'up' | 'down'; edge: 'rising' | 'falling' | 'both'; debounceMs: number }) {
+  /** Starts the button service on `redis` (the fixture's by default); it is stopped after the test. */
+  async function startButton(options: { pull: 'up' | 'down'; edge: 'rising' | 'falling' | 'both'; debounceMs: number }, redis: Redis = bed.admin) {
     const logs = captureLogs('startstopbutton');
-    service = new StartStopButtonService({ gpio, redis, logger: logs.logger, pin: PIN, ...options });
+    const service = new StartStopButtonService({ gpio, redis, logger: logs.logger, pin: PIN, ...options });
+    bed.onTeardown(() => service.stop());
     await service.start();
-    return logs;
+    return { logs, service };
   }
+  const toggles = (logs: ReturnType<typeof captureLogs>) => logs.find('measuring_toggled').length;
 
   it('a press with bouncing contacts toggles measuring exactly once', async () => {
-    const logs = await startButton({ pull: 'down', edge: 'falling', debounceMs: 20 });
+    const { logs } = await startButton({ pull: 'down', edge: 'falling', debounceMs: 20 });
     const button = gpio.button(PIN);
     // 15 ms of chatter on make and on break: dozens of raw edges each way.
     await button.click({ bounceMs: 15, holdMs: 100 });
-    await eventually(() => logs.find('measuring_toggled').length === 1, 2000, 'the toggle');
-    // Give any late, wrongly debounced edge time to show up.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(logs.find('measuring_toggled')).toHaveLength(1);
-    expect(await redis.get(REDIS_KEY.measurementEnabled)).toBe('0');
+    await eventually(() => toggles(logs) === 1, 2000, 'the toggle');
+    // Five debounce times: a late, wrongly debounced edge would have toggled again by then.
+    await holdsFor(() => toggles(logs) === 1, 100, 'a single toggle');
+    expect(await bed.admin.get(REDIS_KEY.measurementEnabled)).toBe('0');
 
     await button.click({ bounceMs: 15, holdMs: 100 });
-    await eventually(() => logs.find('measuring_toggled').length === 2, 2000, 'the second toggle');
-    expect(await redis.get(REDIS_KEY.measurementEnabled)).toBe('1');
+    await eventually(() => toggles(logs) === 2, 2000, 'the second toggle');
+    expect(await bed.admin.get(REDIS_KEY.measurementEnabled)).toBe('1');
   });
 
   it('the chatter really produces many raw edges (so the test above means something)', async () => {
-    const logs = await startButton({ pull: 'down', edge: 'both', debounceMs: 0 });
+    const { logs } = await startButton({ pull: 'down', edge: 'both', debounceMs: 0 });
     await gpio.button(PIN).bounce(15, 'pressed');
     await eventually(() => logs.find('measuring_toggled').length >= 3, 2000, 'raw edges');
   });
@@ -64,20 +51,20 @@ describe('startstopbutton against a real Redis', () => {
     const falling = await startButton({ pull: 'down', edge: 'falling', debounceMs: 5 });
     const button = gpio.button(PIN);
     button.press();
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(falling.find('measuring_toggled')).toHaveLength(0);
+    // Held well past the 5 ms debounce, so the press itself is a settled (rising) edge: no toggle.
+    await holdsFor(() => toggles(falling.logs) === 0, 60, 'no toggle while the button is held');
     button.release();
-    await eventually(() => falling.find('measuring_toggled').length === 1, 2000, 'toggle on release');
-    await service?.stop();
+    await eventually(() => toggles(falling.logs) === 1, 2000, 'toggle on release');
+    await falling.service.stop();
 
-    const rising = await startButton({ pull: 'down', edge: 'rising', debounceMs: 5 });
+    const { logs: rising } = await startButton({ pull: 'down', edge: 'rising', debounceMs: 5 });
     button.press();
     await eventually(() => rising.find('measuring_toggled').length === 1, 2000, 'toggle on press');
     button.release();
   });
 
   it('with a pull-up the button pulls the pin low, so a press is a falling edge', async () => {
-    const logs = await startButton({ pull: 'up', edge: 'falling', debounceMs: 5 });
+    const { logs } = await startButton({ pull: 'up', edge: 'falling', debounceMs: 5 });
     const pin = gpio.button(PIN);
     pin.press();
     await eventually(() => logs.find('measuring_toggled').length === 1, 2000, 'toggle on press');
@@ -87,9 +74,7 @@ describe('startstopbutton against a real Redis', () => {
   it('a press while Redis is down is reported, not lost silently, and the service keeps running', async () => {
     const offline = new Redis({ host: '127.0.0.1', port: 1, enableOfflineQueue: false, retryStrategy: () => null, lazyConnect: true });
     offline.on('error', () => {});
-    const logs = captureLogs('startstopbutton');
-    service = new StartStopButtonService({ gpio, redis: offline, logger: logs.logger, pin: PIN, pull: 'down', edge: 'rising', debounceMs: 5 });
-    await service.start();
+    const { logs } = await startButton({ pull: 'down', edge: 'rising', debounceMs: 5 }, offline);
     const button = gpio.button(PIN);
     button.press();
     const lost = await eventually(() => logs.find('button_press_lost')[0], 2000, 'the lost-press report');

@@ -1,31 +1,22 @@
 import { reportedConfig } from '@iot/common/protocol';
-import { RedisServer } from '@iot/harness/processes';
 import { captureLogs, eventually } from '@iot/harness/testing';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createRedisConnection } from '../src/redis-connection.ts';
+import type { Redis } from 'ioredis';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigTwin } from '../src/uplink/config-twin.ts';
+import { useRedisAndBroker } from './redis-and-broker.ts';
 
 describe('ConfigTwin against a real Redis', () => {
-  const server = new RedisServer();
+  const bed = useRedisAndBroker({ broker: 'none' });
   let admin: Redis;
   let redis: Redis;
   let logs: ReturnType<typeof captureLogs>;
   let twin: ConfigTwin;
 
   beforeAll(async () => {
-    await server.start();
-    admin = new Redis({ host: server.host, port: server.port });
-    redis = createRedisConnection({ REDIS_HOST: server.host, REDIS_PORT: server.port, REDIS_DB: 0 }, captureLogs().logger);
-    await eventually(() => redis.status === 'ready', 5000, 'redis client ready');
+    admin = bed.admin;
+    redis = await bed.deviceRedis();
   });
-  afterAll(async () => {
-    admin.disconnect();
-    redis.disconnect();
-    await server.dispose();
-  });
-  beforeEach(async () => {
-    await admin.flushall();
+  beforeEach(() => {
     logs = captureLogs('mqtthandler');
     twin = new ConfigTwin({ redis, logger: logs.logger });
   });
@@ -118,25 +109,20 @@ describe('ConfigTwin against a real Redis', () => {
 });
 
 describe('ConfigTwin while Redis is down', () => {
+  const bed = useRedisAndBroker({ broker: 'none' });
+
   it('rejects with an Error the caller can log, and works again once Redis is back', async () => {
-    const server = await new RedisServer().start();
-    const redis = createRedisConnection({ REDIS_HOST: server.host, REDIS_PORT: server.port, REDIS_DB: 0 }, captureLogs().logger);
-    try {
-      await eventually(() => redis.status === 'ready', 5000, 'redis client ready');
-      const twin = new ConfigTwin({ redis, logger: captureLogs().logger });
-      await server.stop();
-      await expect(twin.applyDesired({ v: 1, version: 1, config: { 'measurement:interval': '5' } })).rejects.toThrow(/could not apply desired configuration version 1/);
-      await expect(twin.report()).rejects.toThrow(/could not read the device configuration/);
-      await server.start();
-      await eventually(() => redis.status === 'ready', 10_000, 'reconnect');
-      expect(await twin.applyDesired({ v: 1, version: 1, config: { 'measurement:interval': '5' } })).toEqual({
-        v: 1,
-        version: 1,
-        config: { 'measurement:interval': '5' },
-      });
-    } finally {
-      redis.disconnect();
-      await server.dispose();
-    }
+    const redis = await bed.deviceRedis();
+    const twin = new ConfigTwin({ redis, logger: captureLogs().logger });
+    await bed.redis.stop();
+    await expect(twin.applyDesired({ v: 1, version: 1, config: { 'measurement:interval': '5' } })).rejects.toThrow(/could not apply desired configuration version 1/);
+    await expect(twin.report()).rejects.toThrow(/could not read the device configuration/);
+    await bed.redis.start();
+    await eventually(() => redis.status === 'ready', 10_000, 'reconnect');
+    expect(await twin.applyDesired({ v: 1, version: 1, config: { 'measurement:interval': '5' } })).toEqual({
+      v: 1,
+      version: 1,
+      config: { 'measurement:interval': '5' },
+    });
   });
 });

@@ -1,15 +1,15 @@
-import { systemClock } from '@iot/common/clock';
+import { type Clock, systemClock } from '@iot/common/clock';
 import { FIELD, STREAM_KEY } from '@iot/common/protocol';
-import { ChipSet, SensorService } from '../src/sensor/index.ts';
-import { REDIS_KEY } from '../src/redis-keys.ts';
+import { findFreePort, RedisServer } from '@iot/harness/processes';
+import { captureLogs, eventually, ManualClock } from '@iot/harness/testing';
+import { Bme280Model, Sht31Model } from '@iot/simulator/chips';
+import { SimulatedHardware } from '@iot/simulator/hardware';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createChipDriver } from '../src/chips/index.ts';
 import { createRedisConnection } from '../src/redis-connection.ts';
-import { SimulatedHardware } from '@iot/simulator/hardware';
-import { Bme280Model, Sht31Model } from '@iot/simulator/chips';
-import { findFreePort, RedisServer } from '@iot/harness/processes';
-import { captureLogs, eventually } from '@iot/harness/testing';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { REDIS_KEY } from '../src/redis-keys.ts';
+import { ChipSet, SensorService } from '../src/sensor/index.ts';
+import { useRedisAndBroker } from './redis-and-broker.ts';
 
 const BUS = 1;
 const BME = 0x76;
@@ -25,32 +25,17 @@ function entries(raw: [string, string[]][]): { id: string; fields: Record<string
 }
 
 describe('sensor service against a real Redis and simulated chips', () => {
-  const server = new RedisServer();
-  let admin: Redis;
+  const bed = useRedisAndBroker({ broker: 'none' });
   let sensor: SensorService | undefined;
   let hardware: SimulatedHardware;
-  const connections: Redis[] = [];
 
-  beforeAll(async () => {
-    await server.start();
-    admin = new Redis({ host: server.host, port: server.port });
-  });
-  afterAll(async () => {
-    admin.disconnect();
-    await server.dispose();
-  });
-  beforeEach(async () => {
-    await admin.flushall();
+  beforeEach(() => {
     hardware = new SimulatedHardware({ seed: 3 });
     hardware.segment(BUS).attach(BME, new Bme280Model({ environment: hardware.environment, timeScale: 0 }));
   });
-  afterEach(async () => {
-    await sensor?.stop();
-    sensor = undefined;
-    for (const connection of connections.splice(0)) connection.disconnect();
-  });
 
-  async function startSensor(options: { intervalSeconds: number; bufferCapacity?: number; withSht31?: boolean; redisPort?: number }) {
+  /** Starts the sensor; it is stopped after the test (before its Redis connection closes). */
+  async function startSensor(options: { intervalSeconds: number; bufferCapacity?: number; withSht31?: boolean; redisPort?: number; clock?: Clock }) {
     const logs = captureLogs('sensor');
     const bus = await hardware.openI2cBus(BUS);
     const specs = [{ kind: 'bme280' as const, address: BME }];
@@ -62,23 +47,39 @@ describe('sensor service against a real Redis and simulated chips', () => {
       specs.map((spec) => ({ spec, driver: createChipDriver(spec.kind, { bus, address: spec.address, clock: systemClock }) })),
       logs.logger,
     );
-    const redis = createRedisConnection({ REDIS_HOST: server.host, REDIS_PORT: options.redisPort ?? server.port, REDIS_DB: 0 }, logs.logger);
-    connections.push(redis);
-    sensor = new SensorService({
+    const redis = createRedisConnection({ REDIS_HOST: bed.redis.host, REDIS_PORT: options.redisPort ?? bed.redis.port, REDIS_DB: 0 }, logs.logger);
+    bed.onTeardown(() => redis.disconnect());
+    // On a manual clock, the sensor's wait for Redis at start would need the clock moved: connect first.
+    if (options.clock !== undefined) await eventually(() => redis.status === 'ready', 10_000, 'the sensor Redis connection');
+    const service = new SensorService({
       redis,
       chips,
-      clock: systemClock,
+      clock: options.clock ?? systemClock,
       logger: logs.logger,
       defaultIntervalSeconds: options.intervalSeconds,
       bufferCapacity: options.bufferCapacity ?? 10_000,
       drainTimeoutMs: 1000,
     });
-    await sensor.start();
-    return { logs };
+    sensor = service;
+    bed.onTeardown(async () => {
+      if (sensor === service) await service.stop();
+      sensor = undefined;
+    });
+    await service.start();
+    return { logs, service };
   }
 
   async function stream() {
-    return entries((await admin.xrange(STREAM_KEY, '-', '+')) as [string, string[]][]);
+    return entries((await bed.admin.xrange(STREAM_KEY, '-', '+')) as [string, string[]][]);
+  }
+
+  /**
+   * Waits until the measuring loop sleeps on the manual clock, then moves the clock to the end of
+   * that sleep. The loop's sleeps are at most 1 s; the other sleep, the 60 s status loop, is left alone.
+   */
+  async function wakeMeasuring(clock: ManualClock): Promise<void> {
+    const sleep = await eventually(() => clock.pending.find((s) => s.ms <= 1000), 10_000, 'the measuring loop asleep');
+    clock.advanceTo(sleep.deadline);
   }
 
   it('records readings with the original field names and a per-boot identity, one log line per acknowledged XADD', async () => {
@@ -114,33 +115,38 @@ describe('sensor service against a real Redis and simulated chips', () => {
     expect(marker[FIELD.seq]).toBe(String(readings.length));
   });
 
-  it('applies an interval changed in Redis within one interval', async () => {
-    const { logs } = await startSensor({ intervalSeconds: 1 });
-    await eventually(() => logs.find('reading_recorded').length >= 1, 3000, 'the first reading');
-    const changedAt = Date.now();
-    await admin.set(REDIS_KEY.measurementInterval, '0.1');
-    await eventually(() => logs.find('reading_recorded').length >= 6, 3000, 'readings at the new interval');
+  it('applies an interval changed in Redis within one interval, then keeps to it exactly', async () => {
+    // The sensor's own clock, moved by the test: the times it stamps are exact, however loaded the machine.
+    const clock = new ManualClock();
+    const { logs, service } = await startSensor({ intervalSeconds: 1, clock });
+    await eventually(() => logs.find('reading_recorded').length === 1, 10_000, 'the first reading');
+    const changedAt = clock.now();
+    await bed.admin.set(REDIS_KEY.measurementInterval, '0.1');
+    // Each step ends whatever sleep the sensor chose: it decides when it measures next.
+    while (service.stats().measured < 6) await wakeMeasuring(clock);
+    await eventually(() => logs.find('reading_recorded').length >= 6, 10_000, 'the readings recorded');
     const times = logs.find('reading_recorded').map((r) => Number(r.measured_at));
+    expect(times[0]).toBe(changedAt);
     // The first reading after the change came no later than one old interval after it...
-    const firstAfter = times.find((t) => t > changedAt)!;
-    expect(firstAfter - changedAt).toBeLessThanOrEqual(1000 + 150);
-    // ...and the ones after it are 100 ms apart.
-    const gaps = times.slice(2, 6).map((t, i) => t - times[i + 1]!);
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(90);
-    for (const gap of gaps) expect(gap).toBeLessThan(250);
+    expect(times[1]! - changedAt).toBeLessThanOrEqual(1000);
+    // ...and the ones after it exactly 100 ms apart.
+    expect(times.slice(2, 6).map((t, i) => t - times[i + 1]!)).toEqual([100, 100, 100, 100]);
   });
 
   it('stops measuring while measurement:enabled is "0" and resumes after', async () => {
-    await admin.set(REDIS_KEY.measurementEnabled, '0');
-    const { logs } = await startSensor({ intervalSeconds: 0.05 });
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(logs.find('reading_recorded')).toHaveLength(0);
-    await admin.set(REDIS_KEY.measurementEnabled, '1');
-    await eventually(() => logs.find('reading_recorded').length >= 3, 3000, 'readings after enabling');
+    await bed.admin.set(REDIS_KEY.measurementEnabled, '0');
+    const clock = new ManualClock();
+    const { logs, service } = await startSensor({ intervalSeconds: 0.05, clock });
+    // Ten times it wakes, reads the setting and goes back to sleep without measuring.
+    for (let i = 0; i < 10; i++) await wakeMeasuring(clock);
+    expect(service.stats().measured).toBe(0);
+    await bed.admin.set(REDIS_KEY.measurementEnabled, '1');
+    while (service.stats().measured < 3) await wakeMeasuring(clock);
+    await eventually(() => logs.find('reading_recorded').length >= 3, 10_000, 'readings after enabling');
   });
 
   it('reports a bad interval in Redis and keeps measuring at the default', async () => {
-    await admin.set(REDIS_KEY.measurementInterval, 'fast');
+    await bed.admin.set(REDIS_KEY.measurementInterval, 'fast');
     const { logs } = await startSensor({ intervalSeconds: 0.05 });
     await eventually(() => logs.find('reading_recorded').length >= 3, 3000, 'readings at the default');
     const [warning] = logs.find('bad_setting');

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const BOOT = '9f2c4e1a7b3d5f60';
 
-/** The PROTOCOL.md example reading, as the sensor writes it to the stream. */
+/** The example reading of docs/protocol.md §4, as the sensor writes it to the stream. */
 const exampleFields = ['temperature_celsius', '21.53', 'humidity_percent', '45.1', 'pressure_hpa', '1013.2', '_boot_id', BOOT, '_seq', '41', '_measured_at', '1699999999990'];
 
 function reading(seq: number, id = `1700000000${String(seq).padStart(3, '0')}-0`): StreamEntry {
@@ -12,7 +12,7 @@ function reading(seq: number, id = `1700000000${String(seq).padStart(3, '0')}-0`
 }
 
 describe('stream entry → v1 wire entry', () => {
-  it('maps a reading to the PROTOCOL.md shape with numbers', () => {
+  it('maps a reading to the shape of docs/protocol.md §4 with numbers', () => {
     expect(toWireEntry('1700000000000-0', exampleFields)).toEqual({
       entry: {
         id: '1700000000000-0',

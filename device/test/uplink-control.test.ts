@@ -1,143 +1,115 @@
 import { deviceStatus, reportedConfig, STREAM_KEY } from '@iot/common/protocol';
-import { REDIS_KEY } from '../src/redis-keys.ts';
-import { RedisServer } from '@iot/harness/processes';
 import { eventually } from '@iot/harness/testing';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { addReadings, BOOT, DEVICE, type RunningUplink, startUplink, TestBackend, TestBroker } from './uplink-fixtures.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { REDIS_KEY } from '../src/redis-keys.ts';
+import { useRedisAndBroker } from './redis-and-broker.ts';
+import { addReadings, BOOT, DEVICE } from './uplink-fixtures.ts';
 
 /** The device's side of status, commands and the configuration twin, as the backend sees it. */
 describe('uplink status, commands and configuration twin', () => {
-  const redisServer = new RedisServer();
-  const broker = new TestBroker();
-  let admin: Redis;
-  let backend: TestBackend;
-  let running: RunningUplink | undefined;
+  const bed = useRedisAndBroker({ backend: true });
+  beforeEach(() => bed.backend.clearRetained(DEVICE));
 
-  beforeAll(async () => {
-    await redisServer.start();
-    await broker.start();
-    admin = new Redis({ host: redisServer.host, port: redisServer.port });
-  });
-  afterAll(async () => {
-    admin.disconnect();
-    await broker.stop();
-    await redisServer.dispose();
-  });
-  beforeEach(async () => {
-    await admin.flushall();
-    backend = await new TestBackend().connect(broker.url);
-    await backend.clearRetained(DEVICE);
-  });
-  afterEach(async () => {
-    await running?.stop();
-    running = undefined;
-    await backend.close();
-  });
-
-  const start = async (env: Record<string, string> = {}) => {
-    running = await startUplink({ REDIS_HOST: redisServer.host, REDIS_PORT: String(redisServer.port), MQTT_HOST: '127.0.0.1', MQTT_PORT: String(broker.port), ...env });
-    return running;
-  };
-  const response = (id: string) => eventually(() => backend.responses.find((r) => r?.id === id), 5000, `the answer to ${id}`);
+  const start = (env: Record<string, string> = {}) => bed.startUplink(env);
+  const response = (id: string) => eventually(() => bed.backend.responses.find((r) => r?.id === id), 5000, `the answer to ${id}`);
 
   it('reports backlog, confirmed cursor, settings and Redis memory, and again when the backlog empties', async () => {
-    const ids = await addReadings(admin, 1, 5);
-    backend.holding = true;
-    await start({ INTERVAL_SECONDS: '3' });
+    const ids = await addReadings(bed.admin, 1, 5);
+    bed.backend.holding = true;
+    const uplink = await start({ INTERVAL_SECONDS: '3' });
     // Complete once Redis answers (a status on connect may precede the Redis connection).
-    const first = await eventually(() => backend.statuses.find((s) => s.online && s.backlog !== undefined && s.config_version !== undefined), 8000, 'the status');
+    const first = await eventually(() => bed.backend.statuses.find((s) => s.online && s.backlog !== undefined && s.config_version !== undefined), 8000, 'the status');
     expect(deviceStatus.parse(first)).toEqual(first);
     expect(first).toMatchObject({ v: 1, online: true, backlog: 5, confirmed: null, measuring: true, interval_seconds: 3, config_version: 0 });
     // The device's redis.conf: maxmemory 100mb.
     expect(first.redis).toEqual({ used_memory: expect.any(Number), maxmemory: 100 * 1024 * 1024, full: false });
     expect(first.redis!.used_memory).toBeGreaterThan(100_000);
 
-    await admin.set(REDIS_KEY.measurementEnabled, '0');
-    await admin.set(REDIS_KEY.measurementInterval, '7');
-    await backend.release();
-    const drained = await eventually(() => backend.statuses.find((s) => s.backlog === 0), 8000, 'the status with an empty backlog');
+    await bed.admin.set(REDIS_KEY.measurementEnabled, '0');
+    await bed.admin.set(REDIS_KEY.measurementInterval, '7');
+    await bed.backend.release();
+    const drained = await eventually(() => bed.backend.statuses.find((s) => s.backlog === 0), 8000, 'the status with an empty backlog');
     expect(drained).toMatchObject({ online: true, backlog: 0, confirmed: ids[4], measuring: false, interval_seconds: 7 });
-    expect(running!.logs.find('status_published').map((r) => r.reason)).toContain('backlog_empty');
+    expect(uplink.logs.find('status_published').map((r) => r.reason)).toContain('backlog_empty');
   });
 
   it('reports Redis as full when it reaches maxmemory', async () => {
     const uplink = await start({ UPLINK_STATUS_SECONDS: '1' });
-    await eventually(() => backend.statuses.find((s) => s.online), 5000, 'a status');
-    const info = await admin.info('memory');
+    await eventually(() => bed.backend.statuses.find((s) => s.online), 5000, 'a status');
+    const info = await bed.admin.info('memory');
     const used = Number(/^used_memory:(\d+)/m.exec(info)![1]);
-    await admin.config('SET', 'maxmemory', String(Math.floor(used * 0.97)));
+    await bed.admin.config('SET', 'maxmemory', String(Math.floor(used * 0.97)));
     try {
-      const full = await eventually(() => backend.statuses.find((s) => s.redis?.full === true), 5000, 'a status saying full');
+      const full = await eventually(() => bed.backend.statuses.find((s) => s.redis?.full === true), 5000, 'a status saying full');
       expect(full.redis!.maxmemory).toBe(Math.floor(used * 0.97));
       expect(uplink.logs.find('redis_full')).toHaveLength(1);
       expect(uplink.logs.find('redis_full')[0]!.level).toBe('error');
     } finally {
-      await admin.config('SET', 'maxmemory', '100mb');
+      await bed.admin.config('SET', 'maxmemory', '100mb');
     }
   });
 
   it('answers commands from the request and broadcast topics on the response topic', async () => {
-    const ids = await addReadings(admin, 1, 4);
+    const ids = await addReadings(bed.admin, 1, 4);
     const uplink = await start();
     // Online means subscribed: the status goes out once the subscriptions are granted.
-    await eventually(() => backend.statuses.find((s) => s.online), 5000, 'the uplink online');
+    await eventually(() => bed.backend.statuses.find((s) => s.online), 5000, 'the uplink online');
 
-    await backend.publish('request', DEVICE, { v: 1, id: 'c-1', command: 'get_config', key: 'mqtt_sender:interval' });
+    await bed.backend.publish('request', DEVICE, { v: 1, id: 'c-1', command: 'get_config', key: 'mqtt_sender:interval' });
     expect(await response('c-1')).toEqual({ v: 1, id: 'c-1', command: 'get_config', ok: true, key: 'mqtt_sender:interval', value: null });
 
-    await backend.publish('broadcast', DEVICE, { v: 1, id: 'c-2', command: 'SET_CONFIG', key: 'measurement:interval', value: 5 });
+    await bed.backend.publish('broadcast', DEVICE, { v: 1, id: 'c-2', command: 'SET_CONFIG', key: 'measurement:interval', value: 5 });
     expect(await response('c-2')).toMatchObject({ id: 'c-2', command: 'set_config', ok: true, key: 'measurement:interval', value: '5' });
-    expect(await admin.get(REDIS_KEY.measurementInterval)).toBe('5');
+    expect(await bed.admin.get(REDIS_KEY.measurementInterval)).toBe('5');
 
-    await backend.publish('request', DEVICE, { v: 1, id: 'c-3', command: 'send_measurements', min_id: '-', max_id: '+', count: 3 });
+    await bed.backend.publish('request', DEVICE, { v: 1, id: 'c-3', command: 'send_measurements', min_id: '-', max_id: '+', count: 3 });
     expect(await response('c-3')).toMatchObject({ id: 'c-3', ok: true, result: { count: 3 } });
-    const values = await eventually(() => backend.values[0], 5000, 'the readings on the values topic');
+    const values = await eventually(() => bed.backend.values[0], 5000, 'the readings on the values topic');
     expect(values.map((r) => [r._id, r._device_uuid, r._boot_id])).toEqual(ids.slice(0, 3).map((id) => [id, DEVICE, BOOT]));
 
-    await backend.publish('request', DEVICE, { v: 1, id: 'c-4', command: 'reboot' });
+    await bed.backend.publish('request', DEVICE, { v: 1, id: 'c-4', command: 'reboot' });
     expect(await response('c-4')).toMatchObject({ id: 'c-4', command: 'reboot', ok: true });
-    await eventually(() => running!.reboots === 1, 5000, 'the reboot after the answer');
+    await eventually(() => uplink.reboots === 1, 5000, 'the reboot after the answer');
 
-    await backend.publish('request', DEVICE, '{ not json');
-    await eventually(() => backend.responses.find((r) => r?.ok === false), 5000, 'the refusal');
+    await bed.backend.publish('request', DEVICE, '{ not json');
+    await eventually(() => bed.backend.responses.find((r) => r?.ok === false), 5000, 'the refusal');
     expect(uplink.logs.find('command_handled').length).toBeGreaterThanOrEqual(5);
   });
 
   it('ignores a retained command, which would otherwise run on every connect', async () => {
-    await backend.publish('request', DEVICE, { command: 'stop_measurement' }, true);
+    await bed.backend.publish('request', DEVICE, { command: 'stop_measurement' }, true);
     const uplink = await start();
     await eventually(() => uplink.logs.find('command_ignored')[0], 5000, 'the retained command ignored');
-    expect(await admin.get(REDIS_KEY.measurementEnabled)).toBeNull();
+    expect(await bed.admin.get(REDIS_KEY.measurementEnabled)).toBeNull();
   });
 
   it('applies a desired configuration, reports it, and reports again on every connect', async () => {
-    await backend.publish(
+    await bed.backend.publish(
       'configDesired',
       DEVICE,
       { v: 1, version: 3, config: { 'mqtt_sender:interval': '0.5', 'measurement:enabled': 'off', 'mqtt_sender:last_id': '(0-1' } },
       true,
     );
-    await start();
-    const applied = await eventually(() => backend.reported.find((r) => r.version === 3), 5000, 'the report of version 3');
+    const first = await start();
+    const applied = await eventually(() => bed.backend.reported.find((r) => r.version === 3), 5000, 'the report of version 3');
     expect(reportedConfig.parse(applied)).toEqual({
       v: 1,
       version: 3,
       config: { 'measurement:enabled': '0', 'mqtt_sender:interval': '0.5' },
       errors: [{ key: 'mqtt_sender:last_id', code: 'read_only_key', message: expect.any(String) }],
     });
-    expect(await admin.mget(REDIS_KEY.senderInterval, REDIS_KEY.measurementEnabled, REDIS_KEY.senderLastId)).toEqual(['0.5', '0', null]);
+    expect(await bed.admin.mget(REDIS_KEY.senderInterval, REDIS_KEY.measurementEnabled, REDIS_KEY.senderLastId)).toEqual(['0.5', '0', null]);
 
     // Reconnect (a restarted uplink): the report goes out again, the old version is not re-applied.
-    await running!.stop();
-    const reportsBefore = backend.reported.length;
+    await first.stop();
+    const reportsBefore = bed.backend.reported.length;
     const again = await start();
-    await eventually(() => backend.reported.length > reportsBefore, 5000, 'the report on connect');
-    expect(backend.reported.at(-1)).toMatchObject({ version: 3 });
+    await eventually(() => bed.backend.reported.length > reportsBefore, 5000, 'the report on connect');
+    expect(bed.backend.reported.at(-1)).toMatchObject({ version: 3 });
     await eventually(() => again.logs.find('config_desired_ignored')[0], 5000, 'the retained version recognised as applied');
 
-    await backend.publish('configDesired', DEVICE, '{"v":1,"version":"four"}');
+    await bed.backend.publish('configDesired', DEVICE, '{"v":1,"version":"four"}');
     await eventually(() => again.logs.find('config_desired_invalid')[0], 5000, 'the invalid desired configuration');
-    expect(await admin.xlen(STREAM_KEY)).toBe(0);
+    expect(await bed.admin.xlen(STREAM_KEY)).toBe(0);
   });
 });

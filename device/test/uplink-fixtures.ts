@@ -7,13 +7,12 @@ import {
   readingFields,
   readingsBatch,
   STREAM_KEY,
-  shutdownFields,
   TopicScheme,
 } from '@iot/common/protocol';
-import { systemClock } from '@iot/common/clock';
+import { type Clock, systemClock } from '@iot/common/clock';
 import { createUplink, parseUplinkConfig, type UplinkService } from '../src/uplink/index.ts';
 import { findFreePort } from '@iot/harness/processes';
-import { captureLogs } from '@iot/harness/testing';
+import { captureLogs, eventually } from '@iot/harness/testing';
 import { Aedes } from 'aedes';
 import type { Redis } from 'ioredis';
 import { connect, type MqttClient } from 'mqtt';
@@ -23,10 +22,12 @@ import { closeRedis, createRedisConnection } from '../src/redis-connection.ts';
  * Test fixtures for the uplink: a real aedes broker in this process on a free port (restartable
  * on the same port, losing its in-memory state as a restarted broker does), and a small test
  * backend that plays the receiver: it records every batch and acknowledges it the way the
- * receiver does after its commit (PROTOCOL.md "Ack").
+ * receiver does after its commit (docs/protocol.md §5).
  */
 export class TestBroker {
   port = 0;
+  /** Topics of the messages clients published, in the order the broker received them, each recorded before its PUBACK. */
+  readonly received: string[] = [];
   private aedes: Aedes | undefined;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
@@ -35,9 +36,19 @@ export class TestBroker {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
+  get running(): boolean {
+    return this.aedes !== undefined;
+  }
+
   async start(): Promise<this> {
     if (this.port === 0) this.port = await findFreePort();
-    const aedes = await Aedes.createBroker();
+    const aedes = await Aedes.createBroker({
+      // Runs before aedes sends the PUBACK (aedes publishes to subscribers only after it).
+      authorizePublish: (_client, packet, callback) => {
+        this.received.push(packet.topic);
+        callback(null);
+      },
+    });
     const server = createServer((socket) => {
       socket.setNoDelay(true);
       this.sockets.add(socket);
@@ -72,7 +83,7 @@ export interface ReceivedEntry {
 }
 
 /** What the test backend does with a batch: acknowledge it or stay silent. */
-export type AckPolicy = (batch: ReadingsBatch) => boolean;
+type AckPolicy = (batch: ReadingsBatch) => boolean;
 
 /**
  * A stand-in for the receiver: subscribes to the readings and other device channels of every
@@ -236,27 +247,28 @@ export async function addReadings(redis: Redis, from: number, count: number, boo
   return ids;
 }
 
-export async function addShutdown(redis: Redis, lastSeq: number, boot = BOOT): Promise<string> {
-  return String(await redis.xadd(STREAM_KEY, '*', ...shutdownFields(boot, lastSeq, 1_700_000_100_000)));
-}
-
-/** Reads the retained message of `topic` with a fresh client, or undefined if there is none. */
-export async function readRetained(url: string, topic: string, waitMs = 500): Promise<unknown> {
+/**
+ * Reads the current message of a retained topic (a device's status) with a fresh client: the
+ * retained copy the broker sends on subscribing, or, if the device publishes just then, that live
+ * message (the broker delivers it without the retain flag). Callers ask only for topics that hold
+ * one, so this waits for it and fails after `timeoutMs` instead of guessing from silence.
+ */
+export async function readRetained(url: string, topic: string, timeoutMs = 10_000): Promise<unknown> {
   const client = connect(url, { clientId: `retained-reader-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 0, protocolVersion: 4 });
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    const message = new Promise<unknown>((resolve) => {
-      client.on('message', (_topic, payload, packet) => {
-        if (packet.retain) resolve(JSON.parse(payload.toString('utf8')));
-      });
-      setTimeout(() => resolve(undefined), waitMs);
+    const message = new Promise<unknown>((resolve, reject) => {
+      client.on('message', (_topic, payload) => resolve(JSON.parse(payload.toString('utf8'))));
+      timer = setTimeout(() => reject(new Error(`no retained message on ${topic} within ${timeoutMs} ms`)), timeoutMs);
     });
     await client.subscribeAsync(topic, { qos: 1 });
     return await message;
   } finally {
+    clearTimeout(timer);
     await client.endAsync(true);
   }
 }
@@ -270,35 +282,51 @@ export interface RunningUplink {
   stop(): Promise<void>;
 }
 
+export interface StartUplinkOptions {
+  /** How often the stream is trimmed while acks arrive; 0 = after every ack. */
+  trimEveryMs?: number;
+  /** The uplink's clock; the OS clock by default, a ManualClock to make time-based behaviour exact. */
+  clock?: Clock;
+  /** Runs when the simulated reboot is asked for (after `reboots` was counted); may throw. */
+  onReboot?: () => void;
+}
+
 /**
  * The uplink in this process, wired exactly as main.ts wires it (parseUplinkConfig + createUplink)
- * from env vars, with its logs captured at debug level.
+ * from env vars, with its logs captured at debug level. It starts once both its Redis connections
+ * are up, so no test begins with a failure backoff (which, on a ManualClock, would last until the
+ * test moved the clock).
  */
-export async function startUplink(env: Record<string, string>, options: { trimEveryMs?: number } = {}): Promise<RunningUplink> {
+export async function startUplink(env: Record<string, string>, options: StartUplinkOptions = {}): Promise<RunningUplink> {
   const logs = captureLogs('mqtthandler');
   const config = parseUplinkConfig({ HARDWARE: 'sim', BALENA_DEVICE_UUID: DEVICE, UPLINK_ACK_TIMEOUT_SECONDS: '2', ...env });
   const redis = createRedisConnection(config, logs.logger);
+  let stopped: Promise<void> | undefined;
   const running: RunningUplink = {
     uplink: undefined as unknown as UplinkService,
     redis,
     logs,
     reboots: 0,
-    stop: async () => {
-      await running.uplink.stop();
-      await closeRedis(redis);
+    // Idempotent: a test may stop its uplink itself, and the fixture's teardown stops it again.
+    stop: () => {
+      stopped ??= running.uplink.stop().finally(() => closeRedis(redis));
+      return stopped;
     },
   };
   running.uplink = createUplink({
     config,
     redis,
     logger: logs.logger,
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
     simulatedReboot: () => {
       running.reboots++;
+      options.onReboot?.();
     },
     reconnectMinMs: 100,
     ...(options.trimEveryMs === undefined ? {} : { trimEveryMs: options.trimEveryMs }),
   });
+  // The shared connection and the one createUplink opened for XREAD BLOCK (its log says which).
+  await eventually(() => redis.status === 'ready' && logs.find('redis_up').some((r) => r.connection === 'blocking-read'), 10_000, 'the uplink Redis connections');
   await running.uplink.start();
   return running;
 }

@@ -5,10 +5,11 @@ import { silentLogger } from '@iot/common/log';
 import { TopicScheme } from '@iot/common/protocol';
 import { DeviceControl } from '@iot/backend/control';
 import { SimulationControl } from '@iot/simulator/control';
-import { eventually } from '@iot/harness/testing';
+import { eventually, holdsFor } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
-import type { SystemWorld } from '../support/world.ts';
+import { faultLasts } from '../support/fault-duration.ts';
+import type { SystemOptions, SystemWorld } from '../support/world.ts';
 
 async function control(world: SystemWorld, id: string, service: 'sensor' | 'button'): Promise<SimulationControl> {
   const socket = world.device(id).controlSocket(service);
@@ -28,6 +29,8 @@ async function deviceRedis<T>(world: SystemWorld, id: string, use: (redis: Redis
 
 /** Readings recorded by the device's current sensor process. */
 const recordedNow = (world: SystemWorld, id: string) => world.device(id).sensor!.logs().filter((r) => r.event === 'reading_recorded');
+/** The interval the scenario's devices started with, ms. */
+const startIntervalMs = (world: SystemWorld) => (world.facts.system as SystemOptions).intervalSeconds * 1000;
 
 When('the button of device {string} is pressed with bouncing contacts', async function (this: SystemWorld, id: string) {
   const button = await control(this, id, 'button');
@@ -43,11 +46,16 @@ Then('device {string} stops measuring', async function (this: SystemWorld, id: s
   // One press, one toggle: bounce did not flip it back and forth.
   const toggles = this.device(id).button!.logs().filter((r) => r.event === 'measuring_toggled');
   assert.equal(toggles.length, 1, `expected one toggle, got ${toggles.length}`);
-  // Within a second of the toggle the sensor has seen it; after that nothing new is recorded.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  const before = recordedNow(this, id).length;
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  assert.equal(recordedNow(this, id).length, before, 'the sensor kept recording after measuring was stopped');
+  // The sensor re-reads measurement:enabled at least every interval (and at most 100 ms, at most 1 s
+  // apart), so no reading can be *measured* later than that after the toggle reached Redis, whenever
+  // it is recorded: a relation between the two processes' timestamps, not a bound on speed.
+  const toggledAt = Date.parse(String(toggles[0]!.time));
+  const appliesWithinMs = Math.min(1000, Math.max(100, startIntervalMs(this)));
+  await holdsFor(
+    () => recordedNow(this, id).every((r) => Number(r.measured_at) <= toggledAt + appliesWithinMs),
+    3000,
+    `no reading measured more than ${appliesWithinMs} ms after measuring was stopped`,
+  );
 });
 
 Then('device {string} measures again', async function (this: SystemWorld, id: string) {
@@ -72,12 +80,25 @@ When('an operator sets the measurement interval of device {string} to {float} se
 
 Then('device {string} records readings about {float} seconds apart', async function (this: SystemWorld, id: string, seconds: number) {
   const since = this.facts.intervalChangedAt as number;
-  await eventually(() => recordedNow(this, id).filter((r) => Number(r.measured_at) > since).length >= 4, 30_000, 'readings at the new interval');
-  const times = recordedNow(this, id)
-    .map((r) => Number(r.measured_at))
-    .filter((t) => t > since);
-  const gaps = times.slice(1, 4).map((t, i) => t - times[i]!);
-  for (const gap of gaps) assert.ok(Math.abs(gap - seconds * 1000) < 250, `readings ${gap} ms apart, expected about ${seconds * 1000}`);
+  const newMs = seconds * 1000;
+  const oldMs = startIntervalMs(this);
+  // A loaded machine stretches single gaps (the sensor keeps its schedule and catches up), so this
+  // waits for what shows the new interval in force: three gaps in a row nearer to it than to the
+  // old one. It never fails for slowness, only if the device stays at the old interval.
+  const nearNew = (gap: number) => Math.abs(gap - newMs) < Math.abs(gap - oldMs);
+  const run = await eventually(
+    () => {
+      const times = recordedNow(this, id)
+        .map((r) => Number(r.measured_at))
+        .filter((t) => t > since);
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      const at = gaps.findIndex((_, i) => i + 3 <= gaps.length && gaps.slice(i, i + 3).every(nearNew));
+      return at < 0 ? undefined : gaps.slice(at, at + 3);
+    },
+    30_000,
+    `three readings in a row about ${seconds} s apart`,
+  );
+  this.facts.gapsAtNewInterval = run;
 });
 
 When('the {word} of device {string} stops answering', async function (this: SystemWorld, chip: string, id: string) {
@@ -92,7 +113,7 @@ When('the {word} of device {string} stops answering', async function (this: Syst
 });
 
 When('the {word} of device {string} answers again after {int} seconds', async function (this: SystemWorld, _chip: string, id: string, seconds: number) {
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  await faultLasts(seconds);
   const sensor = await control(this, id, 'sensor');
   try {
     await sensor.busFault(1, _chip === 'BME280' ? 0x76 : 0x44, null);

@@ -1,13 +1,8 @@
-import { After, Before, setDefaultTimeout, Status } from '@cucumber/cucumber';
+import { After, setDefaultTimeout, Status } from '@cucumber/cucumber';
 import type { SystemWorld } from './world.ts';
 
 // Scenarios start real processes and wait for conditions (never fixed sleeps); steps get room.
 setDefaultTimeout(120_000);
-
-/** Tags pick the broker; scenario outlines run over both where it makes sense. */
-Before({ tags: '@mosquitto' }, function (this: SystemWorld) {
-  this.facts.brokerFromTag = 'mosquitto';
-});
 
 /**
  * The unchecked-error guard (as in cucumber-js's own suite): a scenario passes only if every

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Database } from '@iot/backend/db';
 import { setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber';
 import type { DeliveryReport } from '@iot/harness/checker';
-import { TcpProxy } from '@iot/harness/faults';
+import { type AofSizeTracker, TcpProxy } from '@iot/harness/faults';
 import { BackendStack, type BrokerKind, checkSystem, SimulatedDevice } from '@iot/harness';
 import { makeTempDir, type ServiceProcess } from '@iot/harness/processes';
 
@@ -25,6 +25,8 @@ export class SystemWorld extends World {
   readonly devices = new Map<string, SimulatedDevice>();
   readonly proxies = new Map<string, TcpProxy>();
   report: DeliveryReport | undefined;
+  /** Watches a device's AOF from "the power of device ... can be cut" on, for the power cut. */
+  powerTracker: AofSizeTracker | undefined;
   /** Error events the scenario caused on purpose; any other error log fails the scenario. */
   readonly expectedErrors = new Set<string>();
   /** Facts for the scenario's report file. */
@@ -93,6 +95,7 @@ export class SystemWorld extends World {
   }
 
   async teardown(): Promise<void> {
+    await this.powerTracker?.stop();
     await Promise.all([...this.devices.values()].map((d) => d.dispose().catch(() => {})));
     await Promise.all([...this.proxies.values()].map((p) => p.close()));
     await this.database?.close().catch(() => {});

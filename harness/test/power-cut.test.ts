@@ -1,10 +1,11 @@
 import { statSync, truncateSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { type Clock, systemClock } from '@iot/common/clock';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AofSizeTracker, currentIncrFile, powerCut } from '../src/faults/power-cut.ts';
+import { type AofSample, AofSizeTracker, currentIncrFile, powerCut } from '../src/faults/power-cut.ts';
 import { RedisServer } from '../src/processes/redis-server.ts';
 import { eventually } from '../src/testing/log-capture.ts';
+import { ManualClock } from '../src/testing/manual-clock.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -17,10 +18,21 @@ async function startRedis(): Promise<RedisServer> {
   return redis.start();
 }
 
-async function startTracker(redis: RedisServer): Promise<AofSizeTracker> {
-  const tracker = await new AofSizeTracker(redis).start();
+/**
+ * A tracker sampling every 50 ms of a clock the test moves, so which writes a sample holds, and
+ * how far a cut reaches back, are exact rather than a matter of timing.
+ */
+async function startTracker(redis: RedisServer, clock: ManualClock): Promise<AofSizeTracker> {
+  const tracker = await new AofSizeTracker(redis, { clock, intervalMs: 50 }).start();
   cleanups.push(() => tracker.stop());
   return tracker;
+}
+
+/** Ends the tracker's sleep and waits for the sample it then takes (stamped with the new time). */
+async function nextSample(clock: ManualClock, tracker: AofSizeTracker): Promise<AofSample> {
+  const sleep = await eventually(() => clock.pending[0], 5000, 'the tracker asleep');
+  clock.advanceTo(sleep.deadline);
+  return eventually(() => (tracker.samples.at(-1)?.at === clock.now() ? tracker.samples.at(-1) : undefined), 5000, 'the next sample');
 }
 
 function client(redis: RedisServer): Redis {
@@ -36,9 +48,9 @@ interface Ack {
 
 /**
  * XADDs seq 1, 2, 3, ... one after another (each sent only after the previous reply) until Redis
- * goes away, recording when each was acknowledged: the history a sensor would log.
+ * goes away, recording when (on `clock`) each was acknowledged: the history a sensor would log.
  */
-function startWriter(redis: RedisServer): { acks: Ack[]; done: Promise<void> } {
+function startWriter(redis: RedisServer, clock: Clock = systemClock): { acks: Ack[]; done: Promise<void> } {
   const acks: Ack[] = [];
   // No retries and no offline queue: after the kill every command fails at once.
   const writer = new Redis({ host: redis.host, port: redis.port, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
@@ -52,8 +64,7 @@ function startWriter(redis: RedisServer): { acks: Ack[]; done: Promise<void> } {
       } catch {
         return;
       }
-      acks.push({ seq, at: Date.now() });
-      await sleep(4);
+      acks.push({ seq, at: clock.now() });
     }
   })();
   return { acks, done };
@@ -72,12 +83,19 @@ const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 describe('power cut', () => {
   it('loses the unsynced last second: older acknowledged writes survive, the newest are gone, Redis restarts', async () => {
     const redis = await startRedis();
-    const tracker = await startTracker(redis);
-    const writer = startWriter(redis);
-    await sleep(2500);
+    const clock = new ManualClock();
+    const tracker = await startTracker(redis, clock);
+    const writer = startWriter(redis, clock);
+    // The writer runs all along. At 50 ms the tracker samples the file; one second later (the loss
+    // window) the power goes, so the cut rolls the file back to that sample.
+    await eventually(() => writer.acks.length >= 100, 10_000, '100 writes before the sample');
+    const kept = await nextSample(clock, tracker);
+    clock.advance(1000);
+    await eventually(() => writer.acks.filter((a) => a.at === clock.now()).length >= 20, 10_000, '20 writes in the last second');
 
     const cut = await powerCut(redis, tracker, { lossWindowMs: 1000 });
     await writer.done;
+    expect(cut.cutAt).toBe(kept.at + 1000);
     expect(cut.file).toBe(`${redis.dir}/appendonlydir/appendonly.aof.1.incr.aof`);
     expect(cut.truncatedBytes).toBeGreaterThan(0);
 
@@ -87,16 +105,13 @@ describe('power cut', () => {
     // The AOF is a log: what survives is a prefix of the history, without holes.
     expect(seqs).toEqual(oneTo(survivors));
     const acks = writer.acks;
-    const lastAck = acks.at(-1)!;
-    expect(lastAck.at).toBeGreaterThan(cut.cutAt - 50); // the writer really was writing at the cut
-    // Acknowledged well before the loss window (1 s + 50 ms sampling + slack): on disk.
-    const old = acks.filter((a) => a.at < cut.cutAt - 1200);
-    expect(old.length).toBeGreaterThan(100);
+    // Acknowledged before the sample was even due: on disk at the sample, so kept.
+    const old = acks.filter((a) => a.at < kept.at);
+    expect(old.length).toBeGreaterThanOrEqual(100);
     expect(survivors).toBeGreaterThanOrEqual(old.at(-1)!.seq);
-    // Sent after the previous one was acknowledged 800 ms before the cut: written after the
-    // sample the truncation went back to, so lost.
-    const late = acks.filter((a) => (acks[a.seq - 2]?.at ?? 0) >= cut.cutAt - 800);
-    expect(late.length).toBeGreaterThan(20);
+    // Sent after a write acknowledged in the last second, i.e. after the sample was taken: lost.
+    const late = acks.filter((a) => (acks[a.seq - 2]?.at ?? Number.NEGATIVE_INFINITY) >= cut.cutAt);
+    expect(late.length).toBeGreaterThanOrEqual(19);
     expect(survivors).toBeLessThan(late[0]!.seq);
 
     // Redis accepts writes after the cut and keeps them across another crash.
@@ -115,7 +130,7 @@ describe('power cut', () => {
   it('control: SIGKILL alone loses nothing that was acknowledged', async () => {
     const redis = await startRedis();
     const writer = startWriter(redis);
-    await sleep(1500);
+    await eventually(() => writer.acks.length >= 200, 10_000, '200 acknowledged writes');
     await redis.kill();
     await writer.done;
     const acknowledged = writer.acks.length;
@@ -131,21 +146,22 @@ describe('power cut', () => {
 
   it('follows an AOF rewrite to the new incremental file, and a cut reaching before it empties that file', async () => {
     const redis = await startRedis();
-    const tracker = await startTracker(redis);
+    const clock = new ManualClock();
+    const tracker = await startTracker(redis, clock);
     const admin = client(redis);
     await admin.connect();
     for (let seq = 1; seq <= 50; seq++) await admin.xadd('readings', '*', 'seq', String(seq));
-    await sleep(100);
-    const beforeRewrite = Date.now();
+    const beforeRewrite = (await nextSample(clock, tracker)).at;
     await admin.bgrewriteaof();
     const secondFile = `${redis.dir}/appendonlydir/appendonly.aof.2.incr.aof`;
-    await eventually(() => tracker.samples.at(-1)?.file === secondFile, 5000, 'the tracker to follow the rewrite');
     await eventually(async () => (await admin.info('persistence')).includes('aof_rewrite_in_progress:0'), 5000, 'the rewrite to finish');
+    expect((await nextSample(clock, tracker)).file).toBe(secondFile);
     for (let seq = 51; seq <= 60; seq++) await admin.xadd('readings', '*', 'seq', String(seq));
-    await eventually(() => (tracker.samples.at(-1)?.size ?? 0) > 0, 2000, 'a sample of the grown file');
+    expect((await nextSample(clock, tracker)).size).toBeGreaterThan(0);
     expect(tracker.sizeAt(beforeRewrite)?.file).toBe(`${redis.dir}/appendonlydir/appendonly.aof.1.incr.aof`);
 
-    const cut = await powerCut(redis, tracker, { lossWindowMs: Date.now() - beforeRewrite + 50 });
+    // Reaching back to the sample before the rewrite: the new incremental file is wholly unsynced.
+    const cut = await powerCut(redis, tracker, { lossWindowMs: clock.now() - beforeRewrite });
     expect(cut.file).toBe(secondFile);
     expect(cut.truncatedBytes).toBeGreaterThan(10 * 'seq'.length);
 
@@ -174,7 +190,7 @@ describe('power cut', () => {
 
   it('refuses to cut when the tracker cannot see back over the loss window, and leaves Redis running', async () => {
     const redis = await startRedis();
-    const tracker = await startTracker(redis);
+    const tracker = await startTracker(redis, new ManualClock());
     await expect(powerCut(redis, tracker, { lossWindowMs: 1000 })).rejects.toThrow(/no sample from 1000 ms ago/);
     expect(redis.running).toBe(true);
   });
@@ -196,23 +212,22 @@ describe('AofSizeTracker', () => {
 
   it('samples the growing file and answers sizeAt with the newest sample not after the time asked', async () => {
     const redis = await startRedis();
-    const started = Date.now();
-    const tracker = await startTracker(redis);
+    const clock = new ManualClock();
+    const started = clock.now();
+    const tracker = await startTracker(redis, clock);
     const admin = client(redis);
     await admin.connect();
-    await sleep(200);
-    const beforeWrite = Date.now();
+    const beforeWrite = (await nextSample(clock, tracker)).at;
     const sizeBefore = tracker.sizeAt(beforeWrite)!.size;
     // RESP: "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n" (26) + 100 bytes + "\r\n" = 128, plus the 23-byte
     // "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n" Redis puts before the first write to a db in this AOF.
     await admin.set('k', 'v'.repeat(100));
-    await eventually(() => tracker.samples.at(-1)!.at > Date.now() - 40 && tracker.samples.at(-1)!.size > sizeBefore, 2000, 'a new sample');
-    const grown = tracker.samples.at(-1)!.size - sizeBefore;
+    const grown = (await nextSample(clock, tracker)).size - sizeBefore;
     expect([128, 128 + 23]).toContain(grown);
     expect(tracker.sizeAt(beforeWrite)!.size).toBe(sizeBefore);
     expect(tracker.sizeAt(started - 1)).toBeUndefined();
-    const gaps = tracker.samples.slice(1).map((s, i) => s.at - tracker.samples[i]!.at);
-    expect(Math.max(...gaps)).toBeLessThan(200);
-    expect(gaps.length).toBeGreaterThan(3);
+    await nextSample(clock, tracker);
+    // One sample every 50 ms of the tracker's clock, from the one start() took.
+    expect(tracker.samples.map((sample) => sample.at - started)).toEqual([0, 50, 100, 150]);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, lstatSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { type LogRecord, makeTempDir, RedisServer, type ServiceProcess, startServiceProcess } from '@iot/harness/processes';
+import { holdsFor } from '@iot/harness/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulationControl } from '../src/control/index.ts';
@@ -71,8 +72,8 @@ describe('simulation control channel to a device process', () => {
     const second = await control.button(17, 'click', { ms: 10, holdMs: 60 });
     expect(second).toEqual({ pressed: false });
     await nextEvent('measuring_toggled', 1);
-    // Longer than BUTTON_BOUNCE_MILLIS (20 ms): chatter that slipped through would have toggled by now.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Far longer than BUTTON_BOUNCE_MILLIS (20 ms): chatter that slipped through would have toggled by now.
+    await holdsFor(() => events('measuring_toggled').length === 2, 300, 'two toggles for two clicks');
 
     expect(events('measuring_toggled').map((r) => r.enabled)).toEqual([false, true]);
     expect(await redis.get('measurement:enabled')).toBe('1');
@@ -84,8 +85,9 @@ describe('simulation control channel to a device process', () => {
     const pressed = await control.state();
     // Pull-down input (BUTTON_PULL_UP_DOWN=DOWN): a held button pulls it to 3.3 V.
     expect(pressed.pins['17']).toEqual({ direction: 'in', level: 1, pressed: true });
-    // Held longer than BUTTON_BOUNCE_MILLIS (20 ms), or the debouncer rightly ignores the press.
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Held longer than BUTTON_BOUNCE_MILLIS (20 ms), or the debouncer rightly ignores the press;
+    // the press is a rising edge, and BUTTON_EVENT=FALLING toggles only on the release.
+    await holdsFor(() => events('measuring_toggled').length === toggledBefore, 60, 'no toggle while the button is held');
 
     expect(await control.button(17, 'bounce', { ms: 10, settle: 'released' })).toEqual({ pressed: false });
     await nextEvent('measuring_toggled', toggledBefore);

@@ -16,7 +16,7 @@ export const USERS = {
 /** Small, so the oversize tests stay quick; the same number for both brokers. */
 export const TEST_MAX_PAYLOAD_BYTES = 1024;
 
-export async function credentialUsers(): Promise<CredentialUser[]> {
+async function credentialUsers(): Promise<CredentialUser[]> {
   return Promise.all(
     Object.values(USERS).map(async (u): Promise<CredentialUser> => {
       const password_hash = await hashPassword(u.password);

@@ -35,6 +35,10 @@ describe('end to end: every recorded reading is stored exactly once', () => {
   }
 
   const recordedCount = (device: SimulatedDevice) => device.history().length;
+  const uplinkEvents = (device: SimulatedDevice, event: string) => device.uplink!.logs().filter((r) => r.event === event).length;
+  const disconnects = (device: SimulatedDevice) => uplinkEvents(device, 'uplink_disconnected');
+  /** Each connection logs one connect and, when it is lost, one disconnect. */
+  const connected = (device: SimulatedDevice) => uplinkEvents(device, 'uplink_connected') > disconnects(device);
 
   it('readings flow, and a clean stop reaches the database as a shutdown marker', async () => {
     const { devices, db } = await system({ devices: ['e2e-1'] });
@@ -50,11 +54,15 @@ describe('end to end: every recorded reading is stored exactly once', () => {
     const { stack, devices, db } = await system({ devices: ['e2e-2', 'e2e-3'] });
     await eventually(() => devices.every((d) => recordedCount(d) >= 30), 20_000, 'readings flowing');
     for (let round = 0; round < 2; round++) {
+      // Kill it only while every uplink is connected, so each has a connection to lose.
+      await eventually(() => devices.every(connected), 20_000, 'every device connected');
+      const before = devices.map(disconnects);
       await stack.broker.kill();
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Back once every uplink noticed it was gone, so each really reconnects and re-sends.
+      await eventually(() => devices.every((d, i) => disconnects(d) > before[i]!), 20_000, 'every device to notice the broker gone');
       await stack.broker.start();
-      const before = devices.map(recordedCount);
-      await eventually(() => devices.every((d, i) => recordedCount(d) >= before[i]! + 20), 20_000, 'readings after the restart');
+      const recorded = devices.map(recordedCount);
+      await eventually(() => devices.every((d, i) => recordedCount(d) >= recorded[i]! + 20), 20_000, 'readings after the restart');
     }
     const report = await checkSystem(db, devices);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, corrupted: 0 });
@@ -66,10 +74,12 @@ describe('end to end: every recorded reading is stored exactly once', () => {
       const receiver = stack.receivers.at(-1)!;
       // Kill it right after it committed something, so batches are in every stage of flight.
       await receiver.waitForLog((r) => r.event === 'batch_committed', 20_000, 'a committed batch');
+      // Restarted at once, as its supervisor would; the device re-sends what it dropped after its ack timeout.
       await receiver.kill();
-      await new Promise((resolve) => setTimeout(resolve, 500));
       await stack.startReceiver({ clientId: 'receiver-1', env: { LOG_LEVEL: 'debug' } });
     }
+    // Enough readings for the check to mean something, however fast the rounds went.
+    await eventually(() => recordedCount(devices[0]!) > 100, 20_000, 'over 100 recorded readings');
     const report = await checkSystem(db, devices);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, corrupted: 0 });
     expect(report.recorded).toBeGreaterThan(100);

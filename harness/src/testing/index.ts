@@ -1,1 +1,3 @@
+export { holdsFor } from './holds-for.ts';
 export { captureLogs, eventually } from './log-capture.ts';
+export { ManualClock } from './manual-clock.ts';

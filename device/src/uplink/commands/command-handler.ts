@@ -21,9 +21,7 @@ import { RecentCommands } from './recent-commands.ts';
 import { type DeviceMeta, measurementRange, type PublishValues, sendMeasurements } from './send-measurements.ts';
 
 /** How many command ids are remembered to answer repeats without running them again. */
-export const REMEMBERED_COMMAND_IDS = 500;
-/** Delay between returning reboot's answer and rebooting, when the caller uses {@link CommandHandler.handle}. */
-export const DEFAULT_REBOOT_DELAY_MS = 1000;
+const REMEMBERED_COMMAND_IDS = 500;
 
 export interface CommandHandlerOptions {
   redis: Redis;
@@ -33,20 +31,18 @@ export interface CommandHandlerOptions {
   /** Publishes one original-format readings message on the values topic (send_measurements). */
   publishValues: PublishValues;
   deviceMeta: DeviceMeta;
-  /** See {@link DEFAULT_REBOOT_DELAY_MS}. */
-  rebootDelayMs?: number;
 }
 
 /** The answer's body without the fields every answer has. */
 type Answer = Omit<CommandResponse, 'v' | 'id' | 'command' | 'ok'>;
 
 /**
- * Runs commands from the request and broadcast topics (DESIGN.md §5, §9) and builds their answers.
+ * Runs commands from the request and broadcast topics (docs/configuration-twin.md §7, docs/original-system.md §12) and builds their answers.
  * The original's commands (no `v`, no `id`) still work and their answers keep the original's
  * fields (`command`, `key`, `value`); v1 commands add an id that the answer quotes, an expiry, and
  * `ok`/`error` in the answer. Nothing here throws: every failure is an answer with an error code
  * from COMMAND_ERRORS. Configuration is changed only through known keys with validated values
- * (DESIGN.md §6) — the original wrote any key, its uplink cursor included.
+ * (docs/security.md §6) — the original wrote any key, its uplink cursor included.
  */
 export class CommandHandler {
   private readonly redis: Redis;
@@ -55,7 +51,6 @@ export class CommandHandler {
   private readonly rebooter: Rebooter;
   private readonly publishValues: PublishValues;
   private readonly deviceMeta: DeviceMeta;
-  private readonly rebootDelayMs: number;
   private readonly recent = new RecentCommands({ capacity: REMEMBERED_COMMAND_IDS, shouldForget: (o) => isTransient(o.response.error?.code) });
 
   constructor(options: CommandHandlerOptions) {
@@ -65,26 +60,14 @@ export class CommandHandler {
     this.rebooter = options.rebooter;
     this.publishValues = options.publishValues;
     this.deviceMeta = options.deviceMeta;
-    this.rebootDelayMs = options.rebootDelayMs ?? DEFAULT_REBOOT_DELAY_MS;
-  }
-
-  /**
-   * Handles one command payload and returns the answer to publish on the response topic. A reboot
-   * is scheduled `rebootDelayMs` (via the clock) after the answer is returned, which leaves the
-   * caller time to publish it; callers that can await their publish should prefer
-   * {@link CommandHandler.execute}. Never rejects.
-   */
-  async handle(payload: Buffer): Promise<CommandResponse | undefined> {
-    const { response, afterResponse } = await this.execute(payload);
-    if (afterResponse !== undefined) void this.clock.sleep(this.rebootDelayMs).catch(() => undefined).then(afterResponse);
-    return response;
   }
 
   /**
    * Handles one command payload and returns its answer plus, for reboot, the action to run once
-   * the answer has been published: `const o = await h.execute(p); await publish(o.response);
-   * await o.afterResponse?.()`. A repeated command id returns the first answer and no action.
-   * Never rejects; `afterResponse` never rejects either (a failed reboot is logged).
+   * the answer has been published, which is how the uplink runs it (uplink-service.ts runCommand):
+   * `const o = await h.execute(p); await publish(o.response); await o.afterResponse?.()`. A device
+   * that rebooted first would never answer. A repeated command id returns the first answer and no
+   * action. Never rejects; `afterResponse` never rejects either (a failed reboot is logged).
    */
   async execute(payload: Buffer): Promise<CommandOutcome> {
     const parsed = parseCommand(payload);

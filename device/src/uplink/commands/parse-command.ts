@@ -3,7 +3,7 @@ import { type Command, type CommandResponse, command as commandSchema, MAX_PAYLO
 export type ParsedCommand = { ok: true; command: Command } | { ok: false; response: CommandResponse };
 
 /**
- * Reads a command payload (DESIGN.md §6: every inbound payload is validated). A payload that is
+ * Reads a command payload (docs/security.md §5: every inbound payload is validated). A payload that is
  * not a valid command becomes an `invalid_command` answer that still quotes the sender's `id` and
  * `command` when they are readable, so the sender can tell which of its commands failed.
  */

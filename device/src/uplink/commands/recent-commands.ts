@@ -32,10 +32,6 @@ export class RecentCommands {
     return { ...outcome, repeated: false };
   }
 
-  get size(): number {
-    return this.outcomes.size;
-  }
-
   private evictOldest(): void {
     // A Map iterates in insertion order, so the first key is the oldest id.
     while (this.outcomes.size > this.capacity) {

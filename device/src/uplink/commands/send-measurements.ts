@@ -2,7 +2,7 @@ import { type Command, MAX_PAYLOAD_BYTES, STREAM_KEY } from '@iot/common/protoco
 import type { Redis } from 'ioredis';
 import { CommandRefusal } from './command-errors.ts';
 
-/** Who the device is, as the original stamped it on every reading (BALENA_* variables, DESIGN.md §9). */
+/** Who the device is, as the original stamped it on every reading (BALENA_* variables, docs/original-system.md §11). */
 export interface DeviceMeta {
   deviceId: string;
   deviceType?: string;
@@ -13,14 +13,14 @@ export interface DeviceMeta {
 /** Publishes one original-format readings message (a JSON array) on the values topic. */
 export type PublishValues = (readings: Record<string, string>[]) => Promise<void>;
 
-export const DEFAULT_SEND_COUNT = 100;
+const DEFAULT_SEND_COUNT = 100;
 /** Larger requests are cut to this: the reply is read into memory and published at once. */
-export const MAX_SEND_COUNT = 1000;
+const MAX_SEND_COUNT = 1000;
 
 /** A range bound as XRANGE takes it: `-`, `+`, or `<ms>[-<seq>]`, optionally `(`-prefixed for "exclusive" (Redis ≥ 6.2). */
 const RANGE_BOUND = /^(?:[-+]|\(?\d{1,20}(?:-\d{1,20})?)$/;
 
-export interface MeasurementRange {
+interface MeasurementRange {
   min: string;
   max: string;
   count: number;
@@ -46,7 +46,7 @@ export function measurementRange(command: Pick<Command, 'min_id' | 'max_id' | 'c
  * then every stream field as its string. Identity fields (`_boot_id`, `_seq`) travel along so the
  * backend can recognise readings it already has from v1 batches.
  */
-export function originalReading(id: string, flatFields: readonly string[], meta: DeviceMeta): Record<string, string> {
+function originalReading(id: string, flatFields: readonly string[], meta: DeviceMeta): Record<string, string> {
   const reading: Record<string, string> = { _id: id, _device_uuid: meta.deviceId };
   if (meta.deviceType !== undefined) reading._device_type = meta.deviceType;
   if (meta.appId !== undefined) reading._app_id = meta.appId;
@@ -61,7 +61,7 @@ export function originalReading(id: string, flatFields: readonly string[], meta:
 }
 
 /** Splits readings into JSON arrays that each fit in `maxBytes`, keeping stream order. */
-export function chunkBySize(readings: readonly Record<string, string>[], maxBytes: number): Record<string, string>[][] {
+function chunkBySize(readings: readonly Record<string, string>[], maxBytes: number): Record<string, string>[][] {
   const chunks: Record<string, string>[][] = [];
   let current: Record<string, string>[] = [];
   let size = 2; // "[]"
@@ -80,7 +80,7 @@ export function chunkBySize(readings: readonly Record<string, string>[], maxByte
 }
 
 /**
- * send_measurements (DESIGN.md §9): XRANGE over the stream and publish the entries in the original
+ * send_measurements (docs/original-system.md §12): XRANGE over the stream and publish the entries in the original
  * readings format, in messages no larger than the protocol's payload limit. Nothing is published
  * for an empty range. This does not move the uplink's cursor: it is a re-send on request.
  */
