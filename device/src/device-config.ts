@@ -2,7 +2,7 @@ import { env, z } from '@iot/common/config';
 import { describe, parseSensorSpecs, type SensorSpec } from './chips/sensor-spec.ts';
 
 /**
- * Env vars every device service shares. Names follow the original system (DESIGN.md §9) where it
+ * Env vars every device service shares. Names follow the original system (docs/original-system.md §7, §9) where it
  * had one; defaults are the original's unless a safety reason says otherwise.
  */
 export const redisEnv = {

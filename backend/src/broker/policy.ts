@@ -3,7 +3,7 @@ import type { CredentialSet } from './credentials.ts';
 import { SCRYPT_DEFAULTS, verifyPassword } from './password-hash.ts';
 
 /**
- * Who may connect and which topics they may use (DESIGN.md §6), free of any broker library: the
+ * Who may connect and which topics they may use (docs/security.md §2, §3), free of any broker library: the
  * aedes hooks call it, and the Mosquitto ACL renderer states the same rules as ACL lines.
  */
 

@@ -36,7 +36,7 @@ export class ControlError extends Error {
 
 /**
  * What operators do to devices (CLI today, web admin later): one-off commands with ids, answers
- * and an expiry, and the versioned desired configuration (DESIGN.md §5). Commands are recorded
+ * and an expiry, and the versioned desired configuration (docs/configuration-twin.md §2, §8). Commands are recorded
  * before they are published, so none is ever sent without a trace.
  */
 export class DeviceControl {
@@ -129,7 +129,7 @@ export class DeviceControl {
 
 /**
  * The original firmware knows reboot, get_config, set_config and send_measurements only
- * (DESIGN.md §9). Start, stop and interval are Redis keys there, so they become set_config of
+ * (docs/original-system.md §12). Start, stop and interval are Redis keys there, so they become set_config of
  * `measurement:enabled` and `measurement:interval`: the same effect the v1 commands have.
  */
 export function originalCommand(request: CommandRequest): CommandRequest {

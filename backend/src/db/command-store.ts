@@ -28,7 +28,7 @@ export interface CommandRecord extends NewCommand {
 
 const COMMAND_COLUMNS = 'id, device_id, command, args_json, state, created_at, delivered_at, expires_at, answered_at, ok, response_json';
 
-/** One-off commands to devices (DESIGN.md §5): ids, responses, expiry. */
+/** One-off commands to devices (docs/configuration-twin.md §8): ids, responses, expiry. */
 export class CommandStore {
   private readonly db: SqlAccess;
   private readonly clock: Clock;

@@ -24,7 +24,7 @@ export interface ReportedConfigRecord {
   reportedAt: number;
 }
 
-/** The configuration twin (DESIGN.md §5): the desired version per device and what the device reported. */
+/** The configuration twin (docs/configuration-twin.md §2, §4): the desired version per device and what the device reported. */
 export class ConfigStore {
   private readonly db: SqlAccess;
   private readonly clock: Clock;

@@ -2,12 +2,12 @@ import type { Clock } from '@iot/common/clock';
 import { readingKey } from '@iot/common/protocol';
 import type { BootGaps, BootWrite, IntegrityStore } from './integrity-store.ts';
 import type { RollupStore } from './rollup-store.ts';
-import { INSERT_CHUNK_ROWS, num, numOrNull, type Sql, type SqlAccess } from './sql-access.ts';
+import { INSERT_CHUNK_ROWS, jsonObject, num, numOrNull, type Sql, type SqlAccess } from './sql-access.ts';
 
 export type DeviceProtocol = 'v1' | 'original';
 
 /**
- * A reading to store. Its identity (DESIGN.md §2) is (device, boot id, sequence) when it carries
+ * A reading to store. Its identity (docs/delivery-guarantee.md §6) is (device, boot id, sequence) when it carries
  * one — every v1 reading, and original readings with `_boot_id`/`_seq` — and otherwise the
  * device's stream id, which is all an original reading has.
  */
@@ -91,7 +91,7 @@ export const readingKeyOf: (reading: Pick<NewReading, 'bootId' | 'seq' | 'stream
 /**
  * Readings, boots and device presence. Writing a batch is one transaction that stores each
  * reading at most once: the database's unique key (device, reading key) absorbs duplicates,
- * which are expected (DESIGN.md §2: the uplink re-publishes until acknowledged).
+ * which are expected (docs/delivery-guarantee.md §3: the uplink re-publishes until acknowledged).
  */
 export class ReadingStore {
   private readonly db: SqlAccess;
@@ -186,7 +186,7 @@ export class ReadingStore {
         streamId: String(r.stream_id),
         measuredAt: num(r.measured_at),
         receivedAt: num(r.received_at),
-        values: JSON.parse(String(r.values_json)) as Record<string, number>,
+        values: jsonObject(r.values_json) as Record<string, number>,
       }));
     });
   }
@@ -196,7 +196,7 @@ export class ReadingStore {
     return this.db.read(async (sql) => {
       const rows = await sql.rows('SELECT measured_at, values_json FROM readings WHERE device_id = ? ORDER BY measured_at DESC LIMIT 1', [deviceId]);
       const row = rows[0];
-      return row === undefined ? undefined : { measuredAt: num(row.measured_at), values: JSON.parse(String(row.values_json)) as Record<string, number> };
+      return row === undefined ? undefined : { measuredAt: num(row.measured_at), values: jsonObject(row.values_json) as Record<string, number> };
     });
   }
 
@@ -238,7 +238,7 @@ export class ReadingStore {
         seq: numOrNull(r.seq),
         measuredAt: num(r.measured_at),
         receivedAt: num(r.received_at),
-        values: JSON.parse(String(r.values_json)) as Record<string, unknown>,
+        values: jsonObject(r.values_json),
       }));
     });
   }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { env, z } from './env-config.ts';
 
 /**
- * How any service reaches the broker, with the original system's env var names (DESIGN.md §9).
+ * How any service reaches the broker, with the original system's env var names (docs/original-system.md §7).
  * There is no public default broker: unset means localhost.
  */
 export const mqttEnv = {

@@ -4,7 +4,7 @@ import { ConfigError } from './config-error.ts';
 
 /**
  * Env var of each channel's topic template. The first four are the original system's names
- * (DESIGN.md §9); the v1 channels follow the same pattern. Device and backend read the same names,
+ * (docs/original-system.md §10); the v1 channels follow the same pattern. Device and backend read the same names,
  * so one compose file configures both sides alike.
  */
 export const TOPIC_ENV_NAMES = {

@@ -11,7 +11,7 @@ export interface MeasurementSettings {
 const MAX_INTERVAL_SECONDS = 86_400;
 
 /**
- * Reads `measurement:enabled` and `measurement:interval` (original semantics, DESIGN.md §9), with
+ * Reads `measurement:enabled` and `measurement:interval` (original semantics, docs/original-system.md §4), with
  * one MGET. A bad interval in Redis is reported once per distinct value and replaced by the
  * default; while Redis is unreachable the last known settings stay in force.
  */

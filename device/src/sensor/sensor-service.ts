@@ -40,7 +40,7 @@ const STATUS_EVERY_MS = 60_000;
 /**
  * The sensor service: samples the chips every `measurement:interval` seconds while
  * `measurement:enabled` is not "0" and appends each reading to the `measurement:values` stream
- * with its identity (boot id, sequence within the boot; DESIGN.md §2).
+ * with its identity (boot id, sequence within the boot; docs/delivery-guarantee.md §6).
  */
 export class SensorService implements Service {
   readonly bootId: string;

@@ -19,7 +19,7 @@ const REMEMBERED = 64;
  * Recognises acknowledgements of this process's own batches. An ack counts only if it names a
  * batch published here and its `up_to` is that batch's last id: batches are always read
  * contiguously from the cursor, so such an ack proves the receiver committed every entry up to
- * there (DESIGN.md §2, step 2). Anything else — malformed, a batch of an earlier run, a forged or
+ * there (docs/delivery-guarantee.md §2). Anything else — malformed, a batch of an earlier run, a forged or
  * foreign `up_to` — moves nothing; at worst the batch is published again and acked again.
  */
 export class AckTracker {

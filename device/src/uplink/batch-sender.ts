@@ -50,7 +50,7 @@ const MAX_BACKOFF_MS = 2000;
 const PROBLEMS_REMEMBERED = 1000;
 
 /**
- * The uplink's send loop: stop-and-wait, one batch in flight (DESIGN.md §2). It reads the entries
+ * The uplink's send loop: stop-and-wait, one batch in flight (docs/delivery-guarantee.md §1). It reads the entries
  * after the confirmed cursor from Redis, publishes them as one batch (QoS 1), and waits for the
  * receiver's ack; the ack, handled in {@link handleAck}, moves the cursor. Without an ack in time,
  * or after a reconnect, the next round reads from the cursor again and re-publishes: the payload is
@@ -105,7 +105,7 @@ export class BatchSender {
 
   /**
    * An acknowledgement arrived: if it names a batch published here and lies after the cursor, the
-   * cursor moves there (DESIGN.md §2, step 3). Never throws.
+   * cursor moves there (docs/delivery-guarantee.md §3). Never throws.
    */
   handleAck(payload: Buffer): void {
     const { acks, cursor, logger, clock } = this.options;

@@ -17,7 +17,7 @@ export const CONFIG_TWIN_KEY = {
 type ConfigError = NonNullable<ReportedConfig['errors']>[number];
 
 /**
- * The device side of the configuration twin (DESIGN.md §5). The backend publishes a versioned
+ * The device side of the configuration twin (docs/configuration-twin.md §3). The backend publishes a versioned
  * desired configuration (retained); the device applies a version newer than the one it applied
  * last and reports its effective configuration.
  *

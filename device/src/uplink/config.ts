@@ -6,7 +6,7 @@ import { sensorEnv } from '../sensor/config.ts';
 
 /**
  * Env vars of the uplink (mqtthandler). Broker, topic and balena names are the original system's
- * (DESIGN.md §9); the UPLINK_* variables tune the end-to-end delivery (DESIGN.md §2).
+ * (docs/original-system.md §7, §8, §10); the UPLINK_* variables tune the end-to-end delivery (docs/delivery-guarantee.md §11).
  */
 export const uplinkEnv = {
   ...redisEnv,

@@ -73,7 +73,7 @@ export function createUplink(options: CreateUplinkOptions): UplinkService {
 }
 
 /**
- * HARDWARE=pi reboots through the balena supervisor (DESIGN.md §9); HARDWARE=sim through the
+ * HARDWARE=pi reboots through the balena supervisor (docs/original-system.md §13); HARDWARE=sim through the
  * given callback. A Pi without the supervisor variables (not under balena) answers reboot with an
  * error instead of refusing to start the uplink.
  */

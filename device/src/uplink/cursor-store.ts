@@ -5,7 +5,7 @@ import { type Cursor, formatCursor, isAfter, parseCursor } from './stream-cursor
 
 /**
  * The confirmed cursor (`mqtt_sender:last_id`): the last stream id the receiver acknowledged as
- * committed (DESIGN.md §2, step 3). It moves only forward and only through {@link advance}, which
+ * committed (docs/delivery-guarantee.md §3). It moves only forward and only through {@link advance}, which
  * the uplink calls for acknowledgements of its own batches.
  *
  * The value in memory is what the uplink sends from; Redis holds the durable copy. The memory copy

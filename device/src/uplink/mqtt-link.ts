@@ -39,7 +39,7 @@ export interface MqttLinkOptions {
 /**
  * The uplink's MQTT connection. Each connection is a fresh MQTT.js client with automatic
  * reconnection off (`reconnectPeriod: 0`): MQTT.js keeps unsent and unacknowledged packets in
- * memory and replays them after a reconnect (DESIGN.md §2; MQTT.js issues 398, 607, 2015), which
+ * memory and replays them after a reconnect (docs/delivery-guarantee.md §5; MQTT.js issues 398, 607, 2015), which
  * would re-send stale statuses and batches behind newer ones. Here nothing survives a connection:
  * the uplink re-publishes from its durable cursor instead. Publishing is refused while not
  * ready, so MQTT.js' offline queue never fills.

@@ -14,7 +14,7 @@ export interface BalenaSupervisorRebooterOptions {
 }
 
 /**
- * Reboots through the balena supervisor API, as the original did (DESIGN.md §9):
+ * Reboots through the balena supervisor API, as the original did (docs/original-system.md §13):
  * `POST $BALENA_SUPERVISOR_ADDRESS/v1/reboot?apikey=$BALENA_SUPERVISOR_API_KEY`. The supervisor
  * answers 202 and reboots the device shortly after.
  */

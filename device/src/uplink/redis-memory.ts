@@ -14,7 +14,7 @@ const FULL_SHARE = 0.95;
 const OOM_MEMORY_MS = 60_000;
 
 /**
- * Whether the device's Redis is full (DESIGN.md §2 step 4: it runs with `noeviction`, so memory
+ * Whether the device's Redis is full (docs/delivery-guarantee.md §4: it runs with `noeviction`, so memory
  * pressure makes writes fail instead of evicting unsent readings). Full means used_memory at or
  * above 95 % of maxmemory, or a write of ours refused with OOM recently. Logs `redis_full` when
  * that starts, so an operator sees it before the device's status is read.

@@ -13,7 +13,7 @@ export interface SenderSettings {
   measurementIntervalSeconds: number;
 }
 
-/** The original's uplink interval (DESIGN.md §9). */
+/** The original's uplink interval (docs/original-system.md §5). */
 export const DEFAULT_SEND_INTERVAL_SECONDS = 1;
 /** Settings are read at most this often (the brief: "check these keys at most every ~1 s"). */
 export const SETTINGS_MAX_AGE_MS = 1000;
@@ -21,7 +21,7 @@ const MAX_SEND_INTERVAL_SECONDS = 3600;
 const MAX_MEASUREMENT_INTERVAL_SECONDS = 86_400;
 
 /**
- * Reads the original's switches (DESIGN.md §9) with one MGET, at most once a second. A bad value
+ * Reads the original's switches (docs/original-system.md §5) with one MGET, at most once a second. A bad value
  * is reported once per distinct value and replaced by the default; while Redis is unreachable the
  * last known settings stay in force.
  */

@@ -1,7 +1,7 @@
 import { compareStreamIds, decodeStreamId, encodeStreamId, type StreamIdParts, previousStreamId } from '@iot/common/protocol';
 
 /**
- * The uplink's cursor in the original format (DESIGN.md §9): `mqtt_sender:last_id` holds `(` + a
+ * The uplink's cursor in the original format (docs/original-system.md §5): `mqtt_sender:last_id` holds `(` + a
  * stream id, meaning "after this id"; a missing key means "from the beginning". Internally a
  * cursor is the id *after which* to continue, or undefined for the beginning, because that is what
  * XREAD takes.

@@ -52,7 +52,7 @@ const CHUNK = 1000;
 
 /**
  * Trims `measurement:values` behind the confirmed cursor, keeping `keep` confirmed entries for the
- * local dashboard (DESIGN.md §2 step 4), and measures the backlog in the same atomic step.
+ * local dashboard (docs/delivery-guarantee.md §4), and measures the backlog in the same atomic step.
  * Calls are serialised. The cost grows with `keep` (the script walks the kept history), which is
  * why the uplink trims every few seconds rather than on every ack.
  */

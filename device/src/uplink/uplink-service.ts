@@ -66,9 +66,9 @@ const INBOX_DRAIN_MS = 2000;
 
 /**
  * The uplink (mqtthandler): forwards `measurement:values` to the backend with the end-to-end
- * guarantee of DESIGN.md §2 (batch-sender.ts), reports the device status (status-reporter.ts),
+ * guarantee of docs/delivery-guarantee.md §1–§4 (batch-sender.ts), reports the device status (status-reporter.ts),
  * runs commands from the request and broadcast topics, and applies the configuration twin
- * (DESIGN.md §5). Broker and Redis outages are waited out; a bad message is logged and dropped.
+ * (docs/configuration-twin.md §3). Broker and Redis outages are waited out; a bad message is logged and dropped.
  */
 export class UplinkService implements Service {
   private readonly link: MqttLink;

@@ -20,7 +20,7 @@ export type MappedEntry = { entry: ReadingEntry | ShutdownEntry; problem?: undef
  * Maps one stream entry (its id and XRANGE's flat field/value list) to its v1 batch form with the
  * protocol's codecs (stream.ts decodes, batch-entry.ts encodes). An entry they cannot read travels
  * raw, with its fields as Redis holds them, and the reason: the receiver records it as rejected
- * and counts it as consumed, so one bad entry never blocks the pipeline (PROTOCOL.md).
+ * and counts it as consumed, so one bad entry never blocks the pipeline (docs/protocol.md §4).
  */
 export function toWireEntry(id: string, flat: readonly string[]): MappedEntry {
   // The cheap check first: decoding into BigInts is only needed to say what is wrong.

@@ -155,7 +155,7 @@ export interface PowerCutResult {
 }
 
 /**
- * A power cut on the device, as Redis's data sees it (DESIGN.md §2). SIGKILL alone loses nothing,
+ * A power cut on the device, as Redis's data sees it (docs/delivery-guarantee.md §8). SIGKILL alone loses nothing,
  * because Redis writes the AOF before it replies; what a power cut loses is what the OS had not
  * fsynced. So: SIGKILL redis-server, then cut its current incremental AOF file back to the size it
  * had `lossWindowMs` before the cut. If an AOF rewrite switched files since then, the whole new

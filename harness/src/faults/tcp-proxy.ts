@@ -168,7 +168,7 @@ class ProxiedConnection {
 
 /**
  * A TCP proxy the harness puts between a device's uplink and the broker, to inject network faults
- * (DESIGN.md §4): a silent partition and one-way latency. It is a test tool: it never logs and
+ * (docs/architecture.md §8): a silent partition and one-way latency. It is a test tool: it never logs and
  * never throws on socket errors, it counts them in {@link errors}.
  */
 export class TcpProxy {
