@@ -12,7 +12,7 @@ function throughTheWire(id: string, flat: string[]) {
 }
 
 describe('batch entry codec', () => {
-  it('carries a reading from the stream to the receiver unchanged, in the PROTOCOL.md shape', () => {
+  it('carries a reading from the stream to the receiver unchanged, in the shape of docs/protocol.md §4', () => {
     const { stream, sent, received } = throughTheWire('1700000000000-0', readingFields({ bootId: BOOT, seq: 41 }, 1_699_999_999_990, { temperature_celsius: 21.53 }));
     expect(sent).toEqual({ id: '1700000000000-0', boot: BOOT, seq: 41, at: 1_699_999_999_990, values: { temperature_celsius: 21.53 } });
     expect(readingEntry.parse(sent)).toEqual(sent);
@@ -42,7 +42,12 @@ describe('batch entry codec', () => {
     ['a missing sequence', { ...good, seq: undefined }, 'wrong_shape', /seq/],
     ['a sequence as text', { ...good, seq: 'seven' }, 'wrong_type', /seq: .*expected number/],
     ['sequence 0 on a reading', { ...good, seq: 0 }, 'wrong_shape', /seq/],
-    ['an unsafe sequence', { ...good, seq: 2 ** 53 + 2 }, 'wrong_shape', /seq/],
+    ['an unsafe sequence', { ...good, seq: 2 ** 53 + 2 }, 'out_of_range', /seq/],
+    ['a sequence of 1e300', { ...good, seq: 1e300 }, 'out_of_range', /seq: Too big/],
+    ['a fractional sequence', { ...good, seq: 1.5 }, 'wrong_type', /seq/],
+    ['a time beyond any date', { ...good, at: 8_640_000_000_000_001 }, 'out_of_range', /at: is later than any date can be/],
+    ['a time beyond 2^53', { ...good, at: 1e300 }, 'out_of_range', /at: /],
+    ['a value as hex text', { ...good, values: { t: '0x1A' } }, 'wrong_type', /values\.t: .*expected number/],
     ['a value as text', { ...good, values: { t: '21.5' } }, 'wrong_type', /values\.t/],
     ['no values', { ...good, values: {} }, 'wrong_shape', /at least one value/],
     ['an upper-case value name', { ...good, values: { T: 1 } }, 'wrong_shape', /values/],
@@ -59,5 +64,28 @@ describe('batch entry codec', () => {
     expect(decoded.rejection.reason).toBe(reason);
     if (typeof detail === 'string') expect(decoded.rejection.detail).toBe(detail);
     else expect(decoded.rejection.detail).toMatch(detail);
+  });
+
+  it('accepts a reading exactly when the schema does (the fast path checks by hand)', () => {
+    const variants: unknown[] = [
+      good,
+      { ...good, values: { t: 1, u: -0, w: 1e308 } },
+      { ...good, values: { t: Number.NaN } },
+      { ...good, values: { t: 1, T: 2 } },
+      { ...good, values: { ['t'.repeat(64)]: 1 } },
+      { ...good, values: { ['t'.repeat(65)]: 1 } },
+      { ...good, values: [1] },
+      { ...good, values: null },
+      { ...good, seq: Number.MAX_SAFE_INTEGER },
+      { ...good, seq: 0.5 },
+      { ...good, at: -1 },
+      { ...good, at: 8_640_000_000_000_000 },
+      { ...good, boot: 'ABCDEF0123456789' },
+      { ...good, id: '18446744073709551615-18446744073709551615' },
+      { ...good, id: 7 },
+    ];
+    for (const entry of variants) {
+      expect(decodeBatchEntry(entry).ok, JSON.stringify(entry)).toBe(readingEntry.safeParse(entry).success);
+    }
   });
 });

@@ -29,7 +29,7 @@ describe('JSON payloads', () => {
 describe('ack codec', () => {
   const fields = { batch: '1700000000000-0..1700000000950-0', up_to: '1700000000950-0', stored: 1, duplicates: 0, rejected: 0 };
 
-  it('round-trips the PROTOCOL.md example', () => {
+  it('round-trips the example of docs/protocol.md', () => {
     const payload = encodeAck(fields);
     expect(JSON.parse(payload)).toEqual({ v: 1, ...fields });
     expect(decodeAck(Buffer.from(payload))).toEqual({ ok: true, value: { v: 1, ...fields } });

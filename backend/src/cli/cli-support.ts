@@ -25,6 +25,13 @@ export function required(value: string | undefined, option: string): string {
   return value;
 }
 
+/** A positive whole number from an option, at most `max`. @throws UsageError naming the option. */
+export function positiveInteger(text: string, option: string, max: number): number {
+  const value = /^\d{1,16}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new UsageError(`${option} must be a whole number from 1 to ${max} (got "${text}")`);
+  return value;
+}
+
 /** Reads a password from the env var named by --password-env, or else from stdin. */
 export async function readPassword(envName: string | undefined, options: { refuseLineBreaks?: boolean } = {}): Promise<string> {
   let password: string;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Clock, systemClock } from '@iot/common/clock';
 import { type Logger, silentLogger } from '@iot/common/log';
@@ -75,6 +75,7 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? silentLogger();
   const kind: DatabaseKind = config.kind;
+  if (config.kind === 'sqlite') prepareSqliteFile(config.path, log);
   const dataSource = new DataSource(config.kind === 'mariadb' ? mariaDbOptions(config, log) : sqliteOptions(config.path, log));
   await dataSource.initialize();
   try {
@@ -150,19 +151,47 @@ function mariaDbOptions(config: MariaDbConfig, log: Logger): DataSourceOptions {
   };
 }
 
+/**
+ * How long a statement waits for another process's write lock (the receiver and the web admin
+ * share the file) before SQLITE_BUSY. Write transactions begin as writers (SqlAccess), so this
+ * wait covers them too; better-sqlite3 waits synchronously, and transactions are short.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Creates the database file with mode 0600 before SQLite opens it, and tightens an existing one
+ * (and its -wal and -shm files, which SQLite creates with the file's mode): it holds password and
+ * token hashes. A new directory is 0700. A file the process may not chmod is left as it is, with
+ * a warning.
+ */
+function prepareSqliteFile(path: string, log: Logger): void {
+  if (path === ':memory:') return;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (!existsSync(file) || (statSync(file).mode & 0o077) === 0) continue;
+    try {
+      chmodSync(file, 0o600);
+    } catch (error) {
+      log.warn({ event: 'sqlite_file_mode', file, err: error }, 'could not make the SQLite file private (mode 0600)');
+    }
+  }
+}
+
 function sqliteOptions(path: string, log: Logger): DataSourceOptions {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   return {
     type: 'better-sqlite3',
     driver: retainingBetterSqlite3(),
     statementCacheSize: SQLITE_STATEMENT_CACHE_SIZE,
     database: path,
     enableWAL: path !== ':memory:',
-    timeout: 5_000,
-    // A COMMIT must be on disk before the receiver acknowledges the batch (WAL defaults to NORMAL,
-    // which can lose the last commits on a power cut).
+    timeout: SQLITE_BUSY_TIMEOUT_MS,
     prepareDatabase: (db: { pragma(source: string): unknown }) => {
+      // A COMMIT must be on disk before the receiver acknowledges the batch (WAL defaults to NORMAL,
+      // which can lose the last commits on a power cut).
       db.pragma('synchronous = FULL');
+      // Set here too, not only through the driver option, so the wait cannot silently go missing.
+      db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     },
     ...common('sqlite', log),
   };

@@ -1,5 +1,5 @@
 import { LeaseLostError, type LeaseStore } from './lease-store.ts';
-import { num, type Row, type Sql, type SqlAccess } from './sql-access.ts';
+import { jsonObject, num, type Row, type Sql, type SqlAccess } from './sql-access.ts';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -259,32 +259,46 @@ function consecutiveRuns(marks: readonly Mark[]): Mark[][] {
   return runs;
 }
 
-function pointsOf(metrics: Record<string, SeriesPoint[]>, metric: string): SeriesPoint[] {
-  const existing = metrics[metric];
-  if (existing !== undefined) return existing;
-  const created: SeriesPoint[] = [];
-  metrics[metric] = created;
-  return created;
+/**
+ * Per metric its points. Metric names come from devices: they are data, kept as Map keys and only
+ * at the end turned into the JSON object's own properties (Object.fromEntries defines them, so a
+ * metric called `constructor` or `__proto__` is just another series).
+ */
+class MetricPoints {
+  private readonly byMetric = new Map<string, SeriesPoint[]>();
+
+  of(metric: string): SeriesPoint[] {
+    let points = this.byMetric.get(metric);
+    if (points === undefined) {
+      points = [];
+      this.byMetric.set(metric, points);
+    }
+    return points;
+  }
+
+  toRecord(): Record<string, SeriesPoint[]> {
+    return Object.fromEntries(this.byMetric);
+  }
 }
 
 function rawSeries(rows: readonly Row[]): Record<string, SeriesPoint[]> {
-  const metrics: Record<string, SeriesPoint[]> = {};
+  const metrics = new MetricPoints();
   for (const row of rows) {
     const t = num(row.measured_at);
-    for (const [metric, value] of Object.entries(JSON.parse(String(row.values_json)) as Record<string, unknown>)) {
+    for (const [metric, value] of Object.entries(jsonObject(row.values_json))) {
       if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-      pointsOf(metrics, metric).push([t, value, value, value, 1]);
+      metrics.of(metric).push([t, value, value, value, 1]);
     }
   }
-  return metrics;
+  return metrics.toRecord();
 }
 
 /** Merges rollup rows (ordered by metric, bucket) into buckets of `bucketMs` counted from `origin`. */
 function mergeBuckets(rows: readonly Row[], origin: number, bucketMs: number): Record<string, SeriesPoint[]> {
-  const metrics: Record<string, SeriesPoint[]> = {};
+  const metrics = new MetricPoints();
   const sums = new Map<SeriesPoint, number>();
   for (const row of rows) {
-    const points = pointsOf(metrics, String(row.metric));
+    const points = metrics.of(String(row.metric));
     const t = origin + Math.floor((num(row.bucket_start) - origin) / bucketMs) * bucketMs;
     const [count, min, max, sum] = [num(row.count), num(row.min_value), num(row.max_value), num(row.sum_value)];
     let point = points.at(-1);
@@ -299,5 +313,5 @@ function mergeBuckets(rows: readonly Row[], origin: number, bucketMs: number): R
     sums.set(point, total);
     point[2] = total / point[4];
   }
-  return metrics;
+  return metrics.toRecord();
 }

@@ -76,6 +76,12 @@ export class SqlAccess {
    * connection before the transaction started (a pooled connection the server dropped while it
    * restarted) is retried once on a fresh one: nothing of `work` was sent, so nothing can apply twice.
    * A deadlock (MariaDB rolled the transaction back) is retried up to twice.
+   *
+   * On SQLite every transaction here writes, so it begins as a writer (BEGIN IMMEDIATE): a
+   * deferred one that reads first holds a snapshot, and if another process (the receiver, the web
+   * admin) commits before its first write, SQLite cannot upgrade it and fails at once with
+   * SQLITE_BUSY, busy timeout or not. Taking the write lock at BEGIN waits in the busy timeout
+   * instead, and then nothing can come between the transaction's reads and its writes.
    */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
@@ -83,13 +89,13 @@ export class SqlAccess {
         const runner = this.dataSource.createQueryRunner();
         let started = false;
         try {
-          await runner.startTransaction();
+          await this.begin(runner);
           started = true;
           const result = await work(sqlOn(runner));
-          await runner.commitTransaction();
+          await this.commit(runner);
           return result;
         } catch (error) {
-          if (started) await runner.rollbackTransaction().catch(() => {});
+          if (started) await this.rollback(runner).catch(() => {});
           if (!started && attempt === 1 && isStaleConnectionError(error)) continue;
           // InnoDB rolled the whole transaction back: running it again is a clean retry.
           if (isDeadlock(error) && attempt < 3) continue;
@@ -182,6 +188,21 @@ export class SqlAccess {
     return this.kind === 'mariadb' ? `GREATEST(${a}, ${b})` : `MAX(${a}, ${b})`;
   }
 
+  private async begin(runner: QueryRunner): Promise<void> {
+    if (this.kind === 'sqlite') await runner.query('BEGIN IMMEDIATE');
+    else await runner.startTransaction();
+  }
+
+  private async commit(runner: QueryRunner): Promise<void> {
+    if (this.kind === 'sqlite') await runner.query('COMMIT');
+    else await runner.commitTransaction();
+  }
+
+  private async rollback(runner: QueryRunner): Promise<void> {
+    if (this.kind === 'sqlite') await runner.query('ROLLBACK');
+    else await runner.rollbackTransaction();
+  }
+
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
     if (this.kind !== 'sqlite') return work();
     const result = this.serial.then(work, work);
@@ -226,6 +247,20 @@ export function strOrNull(value: unknown): string | null {
 
 export function jsonOrNull<T = unknown>(value: unknown): T | null {
   return value === null || value === undefined ? null : (JSON.parse(String(value)) as T);
+}
+
+/**
+ * A JSON object column (a reading's values) for reading paths: whatever is stored — not JSON, an
+ * array, a number — reads as an object, an empty one when it is none, so one bad row cannot fail
+ * a page or an export.
+ */
+export function jsonObject(value: unknown): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(String(value));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Cuts `text` to at most `max` UTF-16 units without splitting a surrogate pair. */

@@ -2,6 +2,7 @@ import { ConfigError, env, parseEnv, topicEnv, z } from '@iot/common/config';
 import { checkMqttEnv, mqttEnv } from '@iot/common/mqtt-env';
 import { MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
 import { parseDatabaseUrl } from '../db/database-config.ts';
+import { limitsEnv } from './limits.ts';
 
 export const receiverEnv = {
   ...mqttEnv,
@@ -33,6 +34,8 @@ export const receiverEnv = {
   RECEIVER_ROLLUPS: env.boolean().prefault('true'),
   /** How long the rollup lease lasts unrenewed: after a holder dies, another receiver takes over within this. */
   RECEIVER_ROLLUP_LEASE_SECONDS: env.integer(2, 3600).prefault('15'),
+  /** What devices may send and how long rejections are kept (limits.ts). */
+  ...limitsEnv,
 };
 
 export const receiverConfigSchema = z.object(receiverEnv).superRefine(checkMqttEnv);

@@ -1,14 +1,27 @@
 import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
+import { isDatabaseUnavailable } from './database-errors.ts';
 
 const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 15_000;
+
+/**
+ * What became of work given to the gate: done; not attempted or failed because the database is
+ * unavailable (do not acknowledge: the device sends again); or refused, an error that is not the
+ * database's (bad data the database would not take, or a bug on this message's path): the
+ * caller records it as this message's rejection and ingestion goes on.
+ */
+export type GateOutcome<T> = { status: 'done'; value: T } | { status: 'unavailable' } | { status: 'refused'; error: unknown };
 
 /**
  * Keeps the receiver useful while the database is down: after a failure, work is refused for a
  * growing backoff (so devices' re-sends do not hammer a dead server), a probe checks for the
  * database's return, and the health endpoint says unhealthy until a query succeeds again. Nothing
  * is acknowledged meanwhile, so devices keep their readings and re-send them later.
+ *
+ * Only database errors close it (database-errors.ts): one message that makes the code throw must
+ * not stop ingestion for every device. An error that is not recognised either way is settled by
+ * the probe: if the database answers, the error was the message's.
  */
 export class DatabaseGate {
   private down = false;
@@ -19,30 +32,45 @@ export class DatabaseGate {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly probe: () => Promise<unknown>;
+  private readonly isUnavailable: (error: unknown) => boolean;
 
-  constructor(options: { clock: Clock; logger: Logger; probe: () => Promise<unknown> }) {
+  constructor(options: { clock: Clock; logger: Logger; probe: () => Promise<unknown>; isUnavailable?: (error: unknown) => boolean }) {
     this.clock = options.clock;
     this.logger = options.logger;
     this.probe = options.probe;
+    this.isUnavailable = options.isUnavailable ?? isDatabaseUnavailable;
   }
 
   get healthy(): boolean {
     return !this.down;
   }
 
-  /** Runs `work` unless the database is known to be down; undefined means "not done, do not ack". */
-  async run<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+  /** Runs `work` unless the database is known to be down. */
+  async run<T>(what: string, work: () => Promise<T>): Promise<GateOutcome<T>> {
     if (this.down && this.clock.now() < this.retryAt) {
       this.skipped++;
-      return undefined;
+      return { status: 'unavailable' };
     }
     try {
-      const result = await work();
+      const value = await work();
       this.succeeded();
-      return result;
+      return { status: 'done', value };
     } catch (error) {
-      this.failed(what, error);
-      return undefined;
+      if (this.isUnavailable(error) || !(await this.answers())) {
+        this.failed(what, error);
+        return { status: 'unavailable' };
+      }
+      return { status: 'refused', error };
+    }
+  }
+
+  /** Whether the database answers the probe now (it does, unless it is down). */
+  private async answers(): Promise<boolean> {
+    try {
+      await this.probe();
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Database } from '../db/index.ts';
+import { cardinalitySql } from './cardinality-sql.ts';
 import type { IngestStore } from './ingest-store.ts';
 
 /**
@@ -8,9 +9,11 @@ import type { IngestStore } from './ingest-store.ts';
 export function databaseIngestStore(db: Database): IngestStore {
   return {
     storeBatch: (deviceId, readings, meta) => db.readings.storeReadings(deviceId, readings, meta),
-    async recordRejection(rejection) {
-      await db.rejections.recordRejection(rejection);
+    async recordRejections(rejections) {
+      await db.rejections.recordRejections(rejections);
     },
+    pruneRejections: (options) => db.rejections.prune(options),
+    ...cardinalitySql(db.sql),
     async recordStatus(deviceId, status, receivedAt) {
       await db.devices.recordStatus(deviceId, status, receivedAt);
     },

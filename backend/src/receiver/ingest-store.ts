@@ -13,7 +13,18 @@ export interface IngestStore {
    * stored copy differs.
    */
   storeBatch(deviceId: string, readings: readonly NewReading[], meta: ReadingsMeta): Promise<StoreResult>;
-  recordRejection(rejection: NewRejection): Promise<void>;
+  /** Records the rejection rows of one message in one transaction. */
+  recordRejections(rejections: readonly NewRejection[]): Promise<void>;
+  /** Retention: deletes rejections received before `before`, and all but the newest `keepRows`. */
+  pruneRejections(options: { before: number; keepRows: number }): Promise<{ byAge: number; byCount: number }>;
+  /** The metric names a device has sent (device-limits.ts). */
+  deviceMetrics(deviceId: string): Promise<string[]>;
+  /** Registers metric names of a device; known ones are skipped. */
+  addDeviceMetrics(deviceId: string, names: readonly string[], at: number): Promise<void>;
+  /** Which of `bootIds` the device has had stored before. */
+  knownBoots(deviceId: string, bootIds: readonly string[]): Promise<string[]>;
+  /** How many boots of the device were first seen at or after `since`. */
+  bootsSeenSince(deviceId: string, since: number): Promise<number>;
   recordStatus(deviceId: string, status: DeviceStatus, receivedAt: number): Promise<void>;
   recordReported(deviceId: string, version: number, config: Record<string, string>, errors: readonly ConfigKeyError[] | undefined): Promise<void>;
   /** The latest desired configuration, if any. */

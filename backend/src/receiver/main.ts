@@ -9,6 +9,7 @@ import { RollupRefresher } from '../rollups/rollup-refresher.ts';
 import { parseReceiverConfig } from './config.ts';
 import { databaseIngestStore } from './database-ingest-store.ts';
 import { startHealthServer } from './health-server.ts';
+import { limitsFromConfig } from './limits.ts';
 import { ReceiverMetrics } from './metrics.ts';
 import { Receiver } from './receiver.ts';
 
@@ -42,6 +43,7 @@ await runService({
       sharedGroup: config.RECEIVER_SHARED_GROUP,
       maxConcurrent: config.RECEIVER_MAX_CONCURRENT,
       metrics,
+      limits: limitsFromConfig(config),
     });
     // Beside the receiver, so rollups catch up wherever readings are stored, web admin or not.
     const refresher = config.RECEIVER_ROLLUPS

@@ -45,6 +45,8 @@ export class ReceiverMetrics {
   private duplicates = 0;
   private conflicts = 0;
   private acks = 0;
+  private rejectionRows = 0;
+  private pruned = 0;
   private inFlight = 0;
   private databaseUp: () => boolean = () => true;
   private readonly storeBuckets = new Array<number>(BATCH_STORE_BUCKETS.length + 1).fill(0);
@@ -83,6 +85,16 @@ export class ReceiverMetrics {
     this.acks++;
   }
 
+  /** Rows written to rejected_messages (one per message and reason, or a rate limit's summary). */
+  rejectionRowsWritten(rows: number): void {
+    this.rejectionRows += rows;
+  }
+
+  /** Rejection rows deleted by retention. */
+  rejectionsPruned(rows: number): void {
+    this.pruned += rows;
+  }
+
   databaseUnavailable(kind: StoreKind): void {
     this.unavailable.set(kind, (this.unavailable.get(kind) ?? 0) + 1);
   }
@@ -93,13 +105,14 @@ export class ReceiverMetrics {
   }
 
   /**
-   * Runs a store and, when it completed (a result, not undefined for "database unavailable"),
-   * records its duration: refused and failed attempts would only blur the picture of real commits.
+   * Runs a store and, when it completed (by default: a result, not undefined for "database
+   * unavailable"), records its duration: refused and failed attempts would only blur the picture
+   * of real commits.
    */
-  async timeStore<T>(store: () => Promise<T | undefined>): Promise<T | undefined> {
+  async timeStore<T>(store: () => Promise<T>, completed: (result: T) => boolean = (result) => result !== undefined): Promise<T> {
     const started = this.runtime.monotonicMs();
     const result = await store();
-    if (result !== undefined) this.observeStore((this.runtime.monotonicMs() - started) / 1000);
+    if (completed(result)) this.observeStore((this.runtime.monotonicMs() - started) / 1000);
     return result;
   }
 
@@ -138,6 +151,13 @@ export class ReceiverMetrics {
         type: 'counter',
         samples: byLabel('reason', this.rejected),
       },
+      {
+        name: 'iot_receiver_rejection_rows_written_total',
+        help: 'Rows written to rejected_messages: one per message and reason, however many entries, plus the rate limit\'s summaries.',
+        type: 'counter',
+        samples: [{ value: this.rejectionRows }],
+      },
+      { name: 'iot_receiver_rejection_rows_pruned_total', help: 'Rejection rows deleted by retention (age or row count).', type: 'counter', samples: [{ value: this.pruned }] },
       { name: 'iot_receiver_acks_published_total', help: 'Batch acknowledgements handed to the broker after the commit.', type: 'counter', samples: [{ value: this.acks }] },
       {
         name: 'iot_receiver_batches_database_unavailable_total',

@@ -9,11 +9,7 @@ import {
   decodeJsonPayload,
   decodePayload,
   deviceStatus,
-  encodeAck,
-  originalReadings,
   PROTOCOL_VERSION,
-  type ReadingsBatch,
-  readingsBatch,
   type Rejection,
   reportedConfig,
   type TopicScheme,
@@ -21,11 +17,12 @@ import {
 import type { Service } from '@iot/common/service';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { z } from 'zod';
-import type { NewReading, ReadingConflict, ReadingsMeta, ShutdownMarker } from '../db/index.ts';
-import { mapBatch, mapOriginalReading } from './batch-mapping.ts';
-import { DatabaseGate } from './database-gate.ts';
+import { DatabaseGate, type GateOutcome } from './database-gate.ts';
 import type { IngestStore } from './ingest-store.ts';
+import { DEFAULT_LIMITS, type ReceiverLimits } from './limits.ts';
 import { type MessageKind, ReceiverMetrics } from './metrics.ts';
+import { ReadingsIngest } from './readings-ingest.ts';
+import { RejectionLog } from './rejection-log.ts';
 
 /** Channels the receiver consumes; devices' inbound channels are not its business. */
 export const RECEIVER_CHANNELS: readonly Channel[] = ['readings', 'values', 'status', 'response', 'configReported'];
@@ -53,11 +50,13 @@ export interface ReceiverOptions {
   commandSweepMs?: number;
   /** Where the receiver counts its work (served on GET /metrics); a private one when omitted. */
   metrics?: ReceiverMetrics;
+  /** What devices may send, and how long rejections are kept (limits.ts); the defaults when omitted. */
+  limits?: ReceiverLimits;
 }
 
 /**
  * The receiver: validates every message, stores readings idempotently and only after the commit
- * publishes the acknowledgement that lets the device move its cursor (DESIGN.md §2). An invalid
+ * publishes the acknowledgement that lets the device move its cursor (docs/delivery-guarantee.md §2). An invalid
  * message is recorded as rejected with its reason and never stops valid traffic.
  */
 export class Receiver implements Service {
@@ -68,14 +67,32 @@ export class Receiver implements Service {
   private readonly idle = new Set<() => void>();
   private readonly stopping = new AbortController();
   private sweeper: Promise<void> | undefined;
+  private upkeep: Promise<void> | undefined;
   private readonly gate: DatabaseGate;
+  private readonly rejections: RejectionLog;
+  private readonly readings: ReadingsIngest;
   private readonly options: ReceiverOptions;
 
   constructor(options: ReceiverOptions) {
     this.options = options;
-    this.gate = new DatabaseGate({ clock: options.clock, logger: options.logger, probe: () => options.store.ping() });
+    const { clock, logger, store } = options;
+    const limits = options.limits ?? DEFAULT_LIMITS;
+    this.gate = new DatabaseGate({ clock, logger, probe: () => store.ping() });
     this.metrics = options.metrics ?? new ReceiverMetrics();
     this.metrics.watchDatabase(() => this.gate.healthy);
+    this.rejections = new RejectionLog({ store, gate: this.gate, clock, logger, limits, metrics: this.metrics });
+    this.readings = new ReadingsIngest({
+      store,
+      gate: this.gate,
+      rejections: this.rejections,
+      metrics: this.metrics,
+      logger,
+      limits,
+      maxPayloadBytes: options.maxPayloadBytes,
+      now: () => clock.now(),
+      reject: (topic, deviceId, payload, rejection) => this.reject(topic, deviceId, payload, rejection),
+      ack: (deviceId, payload) => this.publish(options.topics.topic('ack', deviceId), payload),
+    });
   }
 
   /** Healthy: connected to the broker and the database answers. */
@@ -103,13 +120,17 @@ export class Receiver implements Service {
     client.on('close', () => logger.warn({ event: 'mqtt_disconnected' }, 'lost connection to the broker; reconnecting'));
     client.on('error', (error) => logger.warn({ event: 'mqtt_error', err: { message: error.message } }, 'MQTT error'));
     this.sweeper = this.sweepCommands(this.stopping.signal);
+    this.upkeep = this.rejections.run(this.stopping.signal);
   }
 
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.sweeper;
+    await this.upkeep;
     // Let messages in progress finish, so their acks go out.
     while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+    // Their rejections may be held by the rate limit: the summary rows are written now, not lost.
+    if (this.rejections.held > 0) await this.rejections.sweep();
     this.gate.stop();
     await new Promise<void>((resolve) => (this.client ? this.client.end(false, {}, () => resolve()) : resolve()));
   }
@@ -143,9 +164,9 @@ export class Receiver implements Service {
       const { channel, deviceId } = match;
       switch (channel) {
         case 'readings':
-          return await this.onBatch(topic, deviceId, payload);
+          return await this.readings.onBatch(topic, deviceId, payload);
         case 'values':
-          return await this.onOriginalReadings(topic, deviceId, payload);
+          return await this.readings.onOriginalReadings(topic, deviceId, payload);
         case 'status':
           return await this.onStatus(topic, deviceId, payload);
         case 'response':
@@ -156,82 +177,11 @@ export class Receiver implements Service {
           return;
       }
     } catch (error) {
-      // A bug must not take the receiver down: log it; the device re-sends what was not acked.
+      // A bug must not take the receiver down, nor pass unrecorded: the message is rejected with
+      // what went wrong; the device re-sends what was not acked.
       this.options.logger.error({ event: 'receiver_bug', topic, err: error }, 'unexpected error while handling a message');
+      await this.reject(topic, match?.deviceId, payload, refusal('the receiver failed on this message', error)).catch(() => {});
     }
-  }
-
-  private async onBatch(topic: string, deviceId: string, payload: Buffer): Promise<void> {
-    const parsed = this.decode(readingsBatch, payload);
-    if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
-    const batch = parsed.value;
-    if (batch.device !== deviceId) {
-      return this.reject(topic, deviceId, payload, { reason: 'device_mismatch', detail: `payload says device "${batch.device}" but was published on ${topic}` });
-    }
-    const mapped = mapBatch(batch);
-    const meta = readingsMeta('v1', batch.meta, mapped.shutdowns);
-    const result = await this.metrics.timeStore(() =>
-      this.gate.run('storing a batch', async () => {
-        for (const { entry, rejection } of mapped.rejected) {
-          await this.options.store.recordRejection({ topic, deviceId, ...rejection, payload: Buffer.from(JSON.stringify(entry)) });
-        }
-        return this.options.store.storeBatch(deviceId, mapped.readings, meta);
-      }),
-    );
-    if (result === undefined) {
-      this.metrics.databaseUnavailable('batch');
-      return;
-    }
-    // Counted only after the commit: a batch the database refused comes again with the same entries.
-    for (const { rejection } of mapped.rejected) this.metrics.rejection(rejection.reason);
-    this.metrics.readingsStored({ stored: result.stored, duplicates: result.duplicates, conflicts: result.conflicts.length });
-    await this.recordConflicts(topic, deviceId, result.conflicts);
-    const ack = encodeAck({
-      batch: batch.batch,
-      up_to: mapped.upTo,
-      stored: result.stored,
-      duplicates: result.duplicates,
-      rejected: mapped.rejected.length + result.conflicts.length,
-    });
-    // Only now, after the commit: the device may forget these readings once it sees this.
-    this.publish(this.options.topics.topic('ack', deviceId), ack);
-    this.metrics.ackPublished();
-    this.options.logger.debug({ event: 'batch_committed', device: deviceId, batch: batch.batch, ...result, conflicts: result.conflicts.length }, 'batch committed and acknowledged');
-  }
-
-  /** Original devices advance their cursor on publish; store what arrives, idempotently, no ack. */
-  private async onOriginalReadings(topic: string, deviceId: string, payload: Buffer): Promise<void> {
-    const parsed = this.decode(originalReadings, payload);
-    if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
-    const readings: NewReading[] = [];
-    const shutdowns: ShutdownMarker[] = [];
-    for (const element of parsed.value) {
-      if (element._device_uuid !== undefined && element._device_uuid !== deviceId) {
-        await this.reject(topic, deviceId, Buffer.from(JSON.stringify(element)), {
-          reason: 'device_mismatch',
-          detail: `_device_uuid "${element._device_uuid}" but published on ${topic}`,
-        });
-        continue;
-      }
-      const mapped = mapOriginalReading(element);
-      if ('rejection' in mapped) await this.reject(topic, deviceId, Buffer.from(JSON.stringify(element)), mapped.rejection);
-      else if ('shutdown' in mapped) shutdowns.push(mapped.shutdown);
-      else readings.push(mapped.reading);
-    }
-    if (readings.length === 0 && shutdowns.length === 0) return;
-    const first = parsed.value[0];
-    const protocol = readings.some((r) => r.bootId !== null) || shutdowns.length > 0 ? 'v1' : 'original';
-    const meta = readingsMeta(protocol, { device_type: first?._device_type, app_id: first?._app_id, app_name: first?._app_name }, shutdowns);
-    const result = await this.metrics.timeStore(() =>
-      this.gate.run('storing original readings', () => this.options.store.storeBatch(deviceId, readings, meta)),
-    );
-    if (result === undefined) {
-      this.metrics.databaseUnavailable('original_readings');
-      this.options.logger.error({ event: 'original_readings_lost', device: deviceId, count: readings.length }, 'database down: readings from an original-format device could not be stored and will not be re-sent');
-      return;
-    }
-    this.metrics.readingsStored({ stored: result.stored, duplicates: result.duplicates, conflicts: result.conflicts.length });
-    await this.recordConflicts(topic, deviceId, result.conflicts);
   }
 
   private async onStatus(topic: string, deviceId: string, payload: Buffer): Promise<void> {
@@ -239,7 +189,8 @@ export class Receiver implements Service {
     if (payload.length === 0) return;
     const parsed = this.decode(deviceStatus, payload);
     if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
-    await this.gate.run('recording a status', () => this.options.store.recordStatus(deviceId, parsed.value, this.options.clock.now()));
+    const outcome = await this.gate.run('recording a status', () => this.options.store.recordStatus(deviceId, parsed.value, this.options.clock.now()));
+    await this.rejectIfRefused(topic, deviceId, payload, outcome);
   }
 
   private async onResponse(topic: string, deviceId: string, payload: Buffer): Promise<void> {
@@ -258,7 +209,8 @@ export class Receiver implements Service {
       return this.reject(topic, deviceId, payload, { reason: 'wrong_shape', detail: 'a response needs a "command" field' });
     }
     const matched = await this.gate.run('recording a response', () => this.options.store.recordResponse(deviceId, response, this.options.clock.now()));
-    if (matched === false) this.options.logger.warn({ event: 'response_unmatched', device: deviceId, command: response.command, id: response.id }, 'a device answered a command we have no record of');
+    await this.rejectIfRefused(topic, deviceId, payload, matched);
+    if (matched.status === 'done' && !matched.value) this.options.logger.warn({ event: 'response_unmatched', device: deviceId, command: response.command, id: response.id }, 'a device answered a command we have no record of');
   }
 
   private async onReported(topic: string, deviceId: string, payload: Buffer): Promise<void> {
@@ -266,10 +218,12 @@ export class Receiver implements Service {
     const parsed = this.decode(reportedConfig, payload);
     if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
     const reported = parsed.value;
-    const desired = await this.gate.run('recording a reported configuration', async () => {
+    const outcome = await this.gate.run('recording a reported configuration', async () => {
       await this.options.store.recordReported(deviceId, reported.version, reported.config, reported.errors);
       return this.options.store.desired(deviceId);
     });
+    await this.rejectIfRefused(topic, deviceId, payload, outcome);
+    const desired = outcome.status === 'done' ? outcome.value : undefined;
     // A device that was offline (or a broker that lost its retained messages) converges here.
     if (desired !== undefined && desired.version > reported.version) {
       const message: DesiredConfig = { v: PROTOCOL_VERSION, version: desired.version, config: desired.config };
@@ -282,19 +236,17 @@ export class Receiver implements Service {
     return decodeJsonPayload(schema, payload, this.options.maxPayloadBytes);
   }
 
-  private async recordConflicts(topic: string, deviceId: string, conflicts: readonly ReadingConflict[]): Promise<void> {
-    for (const conflict of conflicts) {
-      await this.reject(topic, deviceId, Buffer.from(JSON.stringify(conflict)), {
-        reason: 'identity_conflict',
-        detail: `reading ${conflict.key} was stored before with other data (stored ${JSON.stringify(conflict.stored)}, received ${JSON.stringify(conflict.received)}); the stored copy was kept`,
-      });
-    }
+  /** A message whose store was refused (not an outage) is that message's rejection, recorded. */
+  private async rejectIfRefused(topic: string, deviceId: string, payload: Buffer, outcome: GateOutcome<unknown>): Promise<void> {
+    if (outcome.status === 'refused') await this.reject(topic, deviceId, payload, refusal('the database did not take this message while it served others', outcome.error));
   }
 
+  /** Records a rejection of a whole message (one row, through the per-device rate limit). */
   private async reject(topic: string, deviceId: string | undefined, payload: Buffer, rejection: Rejection): Promise<void> {
     this.metrics.rejection(rejection.reason);
-    this.options.logger.warn({ event: 'message_rejected', topic, device: deviceId, reason: rejection.reason, detail: rejection.detail }, 'message rejected');
-    await this.gate.run('recording a rejection', () => this.options.store.recordRejection({ topic, deviceId, ...rejection, payload }));
+    const outcome = await this.rejections.record([{ topic, deviceId, ...rejection, payload }]);
+    const held = outcome.status === 'done' && outcome.value === 0;
+    this.options.logger[held ? 'debug' : 'warn']({ event: 'message_rejected', topic, device: deviceId, reason: rejection.reason, detail: rejection.detail, rate_limited: held }, 'message rejected');
   }
 
   /**
@@ -313,13 +265,14 @@ export class Receiver implements Service {
     while (!signal.aborted) {
       await this.options.clock.sleep(every, signal);
       if (signal.aborted) return;
-      const expired = await this.gate.run('expiring commands', () => this.options.store.expireCommands(this.options.clock.now()));
+      const outcome = await this.gate.run('expiring commands', () => this.options.store.expireCommands(this.options.clock.now()));
+      const expired = outcome.status === 'done' ? outcome.value : 0;
+      if (outcome.status === 'refused') this.options.logger.error({ event: 'receiver_bug', err: outcome.error }, 'expiring commands failed');
       if (expired) this.options.logger.info({ event: 'commands_expired', count: expired }, 'commands expired without an answer');
     }
   }
 }
 
-/** What the sender told about itself, as the database takes it, with the batch's shutdown markers. */
-function readingsMeta(protocol: ReadingsMeta['protocol'], meta: ReadingsBatch['meta'], shutdowns: readonly ShutdownMarker[]): ReadingsMeta {
-  return { protocol, deviceType: meta?.device_type, appId: meta?.app_id, appName: meta?.app_name, shutdowns };
+function refusal(what: string, error: unknown): Rejection {
+  return { reason: 'store_refused', detail: `${what}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` };
 }

@@ -9,6 +9,7 @@ import { HttpError } from './http-error.ts';
 import { deviceFrom, type LatestReading } from './overview-routes.ts';
 import { integer, rangeQuery, validate } from './request-validation.ts';
 import { requireAdmin } from './security.ts';
+import { isoTime } from './time-text.ts';
 
 /** What the web admin needs of DeviceControl: tests pass a fake with this shape. */
 export type CommandControl = Pick<DeviceControl, 'sendCommand' | 'setDesiredConfig'>;
@@ -128,8 +129,10 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${found.id.replace(/[^A-Za-z0-9_-]/g, '_')}-readings.csv"`);
     res.write(csvLine(['id', 'measured_at', 'received_at', 'boot_id', 'seq', ...names]));
+    // Names are data: only a row's own value counts (`constructor` must not read Object's).
+    const ownValue = (row: ReadingRow, name: string): unknown => (Object.hasOwn(row.values, name) ? row.values[name] : undefined);
     await eachPage((rows) => {
-      res.write(rows.map((r) => csvLine([r.id, new Date(r.measuredAt).toISOString(), new Date(r.receivedAt).toISOString(), r.bootId, r.seq, ...names.map((n) => r.values[n])])).join(''));
+      res.write(rows.map((r) => csvLine([r.id, isoTime(r.measuredAt), isoTime(r.receivedAt), r.bootId, r.seq, ...names.map((n) => ownValue(r, n))])).join(''));
     });
     res.end();
   });

@@ -12,8 +12,12 @@ import { LiveUpdates } from './live-updates.ts';
 import { OPENAPI_DOCUMENT } from './openapi.ts';
 import { overviewRoutes } from './overview-routes.ts';
 import { pageRoutes } from './pages.ts';
+import { LoginLimiter } from './login-limiter.ts';
+import { loginRoute } from './login-route.ts';
 import { authenticate, principalOf, securityHeaders, sessionCookie } from './security.ts';
-import { LoginLimiter, SessionStore } from './sessions.ts';
+import { SessionStore } from './sessions.ts';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits, StreamSlots } from './stream-slots.ts';
+import { tokenRoutes } from './token-routes.ts';
 
 export interface WebAdminOptions {
   db: Database;
@@ -31,6 +35,8 @@ export interface WebAdminOptions {
   loginLimit?: { maxFailures: number; windowMs: number };
   /** How often live updates look at the database (default 1 s). */
   livePeriodMs?: number;
+  /** Live stream slots (default {@link DEFAULT_STREAM_LIMITS}). */
+  streamLimits?: StreamLimits;
 }
 
 export interface WebAdmin {
@@ -38,6 +44,8 @@ export interface WebAdmin {
   sessions: SessionStore;
   /** Feeds /api/events from database changes; the owner starts and stops it. */
   live: LiveUpdates;
+  /** The slots of /api/events streams. */
+  streams: StreamSlots;
 }
 
 const EIGHT_HOURS = 8 * 3600 * 1000;
@@ -48,6 +56,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
   const ttl = options.sessionTtlMs ?? EIGHT_HOURS;
   const sessions = new SessionStore(clock, ttl);
   const limiter = new LoginLimiter(clock, options.loginLimit?.maxFailures ?? 5, options.loginLimit?.windowMs ?? 15 * 60 * 1000);
+  const streams = new StreamSlots(options.streamLimits ?? DEFAULT_STREAM_LIMITS);
   const metrics = new WebAdminMetrics(db, clock);
   const live = new LiveUpdates({ db, clock, logger: logger.child({ component: 'live' }), ...(options.livePeriodMs === undefined ? {} : { periodMs: options.livePeriodMs }) });
   const app = express();
@@ -85,27 +94,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     res.json(OPENAPI_DOCUMENT);
   });
 
-  app.post('/login', async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const { username, password } = body;
-    if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '' || username.length > 64 || password.length > 1024) {
-      throw new HttpError(400, 'invalid_request', 'username and password are required');
-    }
-    const key = `${req.ip ?? 'unknown'}|${username.toLowerCase()}`;
-    const wait = limiter.retryAfterSeconds(key);
-    if (wait > 0) throw new HttpError(429, 'too_many_attempts', `too many failed logins; try again in ${wait} s`, { 'Retry-After': String(wait) });
-    const user = await db.users.verify(username, password);
-    if (user === undefined) {
-      limiter.recordFailure(key);
-      logger.warn({ event: 'login_failed', username, ip: req.ip }, 'login failed');
-      throw new HttpError(401, 'login_failed', 'wrong username or password');
-    }
-    limiter.reset(key);
-    const session = sessions.create(user);
-    logger.info({ event: 'login', username, ip: req.ip }, 'logged in');
-    res.setHeader('Set-Cookie', sessionCookie(session.id, Math.floor(ttl / 1000), options.secureCookies));
-    res.json({ user: { username: user.username, role: user.role }, csrfToken: session.csrfToken });
-  });
+  app.post('/login', loginRoute({ db, sessions, limiter, logger, ttlMs: ttl, secureCookies: options.secureCookies }));
 
   const authenticated = async (req: Request, res: Response, next: NextFunction) => {
     res.locals.principal = await authenticate(req, db.users, sessions);
@@ -121,10 +110,11 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
 
   app.use('/api', authenticated);
   app.get('/api/session', (_req, res) => {
-    const { user, session } = principalOf(res);
-    res.json({ user: { username: user.username, role: user.role }, csrfToken: session?.csrfToken ?? null });
+    const { user, role, session } = principalOf(res);
+    res.json({ user: { username: user.username, role }, csrfToken: session?.csrfToken ?? null });
   });
-  app.get('/api/events', eventStream(live));
+  app.get('/api/events', eventStream(live, streams));
+  app.use('/api', tokenRoutes({ db, logger }));
   app.use('/api', overviewRoutes({ db, clock }));
   app.use('/api', apiRoutes({ db, control: options.control, logger }));
   app.use(pageRoutes({ assets: options.assets, sessions }));
@@ -155,5 +145,5 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     res.status(500).json(errorBody('internal', 'internal error'));
   });
 
-  return { app, sessions, live };
+  return { app, sessions, live, streams };
 }

@@ -1,24 +1,28 @@
 import type { Request, Response } from 'express';
-import { HttpError } from './http-error.ts';
 import type { LiveEvent, LiveUpdates } from './live-updates.ts';
+import { principalOf } from './security.ts';
+import type { StreamSlots } from './stream-slots.ts';
 
 export interface EventStreamOptions {
   /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
   heartbeatMs?: number;
-  /** Open streams at most; more get 503 (default 200). */
-  maxClients?: number;
 }
 
 /**
  * GET /api/events: Server-Sent Events (HTML Living Standard §9.2) carrying {@link LiveEvent}s.
  * Event names are the event types, data is one JSON line. `retry` tells EventSource to
  * reconnect after 3 s; the page re-reads what it shows after a reconnect, so no ids are kept.
+ * Each stream holds a slot (StreamSlots) until its connection closes.
  */
-export function eventStream(live: LiveUpdates, options: EventStreamOptions = {}) {
+export function eventStream(live: LiveUpdates, slots: StreamSlots, options: EventStreamOptions = {}) {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const maxClients = options.maxClients ?? 200;
-  return (req: Request, res: Response): void => {
-    if (live.subscribers >= maxClients) throw new HttpError(503, 'too_many_streams', `at most ${maxClients} live streams; try again later`);
+  return (_req: Request, res: Response): void => {
+    const principal = principalOf(res);
+    const release = slots.acquire({
+      userId: principal.user.id,
+      sessionKey: principal.session === undefined ? `token:${principal.token.id}` : `session:${principal.session.id}`,
+      admin: principal.role === 'admin',
+    });
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -31,9 +35,10 @@ export function eventStream(live: LiveUpdates, options: EventStreamOptions = {})
       res.write(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
     });
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
-    req.on('close', () => {
+    res.on('close', () => {
       clearInterval(heartbeat);
       unsubscribe();
+      release();
     });
   };
 }

@@ -16,9 +16,11 @@ await runService({
     const config = parseWebAdminConfig(env);
     const db = await openDatabase(config.DATABASE_URL, { logger: logger.child({ component: 'db' }) });
     logger.info({ event: 'database_open', database: describeDatabase(config.DATABASE_URL) }, 'database ready');
-    if (config.WEBADMIN_ADMIN_USERNAME !== undefined && config.WEBADMIN_ADMIN_PASSWORD !== undefined && (await db.users.count()) === 0) {
-      await db.users.create(config.WEBADMIN_ADMIN_USERNAME, config.WEBADMIN_ADMIN_PASSWORD, 'admin');
-      logger.info({ event: 'admin_created', username: config.WEBADMIN_ADMIN_USERNAME }, 'first admin created');
+    if (config.WEBADMIN_ADMIN_USERNAME !== undefined && config.WEBADMIN_ADMIN_PASSWORD !== undefined) {
+      // One write transaction checks that there is no user and inserts: a receiver writing the
+      // same SQLite file meanwhile only makes it wait (busy timeout), never fail.
+      const admin = await db.users.createFirstAdmin(config.WEBADMIN_ADMIN_USERNAME, config.WEBADMIN_ADMIN_PASSWORD);
+      if (admin !== undefined) logger.info({ event: 'admin_created', username: admin.username }, 'first admin created');
     }
     const client = config.WEBADMIN_MQTT
       ? mqtt.connect({ ...mqttConnection(config), clientId: config.MQTT_CLIENT_ID, clean: true, reconnectPeriod: 1000 })

@@ -17,7 +17,12 @@ const read = (summary: string, parameters: object[] = []) => ({ summary, paramet
 
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
-  info: { title: 'IoT web admin API', version: '1.0.0', description: 'Session cookie (with X-CSRF-Token on state changes) or Authorization: Bearer <API token>.' },
+  info: {
+    title: 'IoT web admin API',
+    version: '1.1.0',
+    description:
+      'Session cookie (with X-CSRF-Token on state changes) or Authorization: Bearer <API token>. An API token has a scope (read: a viewer whatever its user, every non-GET is 403 read_only_token; full: its user\'s role), an expiry, and may be revoked (401 afterwards).',
+  },
   components: {
     securitySchemes: {
       session: { type: 'apiKey', in: 'cookie', name: 'iot_session' },
@@ -44,6 +49,8 @@ export const OPENAPI_DOCUMENT = {
             'application/x-www-form-urlencoded': { schema: { type: 'object' } },
           },
         },
+        description:
+          'Usernames are normalised (NFKC, trimmed, lower-case) before the lookup. After 5 failed attempts per client address and account within 15 min (every spelling of one account counts together; an attempt counts from the moment it is checked), further attempts get 429 with Retry-After.',
         responses: { 200: json('Logged in; body has user and csrfToken'), 400: error, 401: error, 429: error },
       },
     },
@@ -67,7 +74,10 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/devices/{id}/readings.csv': {
       get: {
-        ...read('CSV export of a range (formula-like cells prefixed with an apostrophe)', [deviceId, ...range]),
+        ...read(
+          'CSV export of a range. Every text cell and header is quoted; text starting with = + - @ (also fullwidth or small forms), whitespace or an invisible format character gets a leading apostrophe; control characters become U+FFFD; a time no date can hold reads `invalid time (<value>)`',
+          [deviceId, ...range],
+        ),
         responses: { 200: { description: 'CSV', content: { 'text/csv': { schema: { type: 'string' } } } }, 400: error, 401: error, 404: error },
       },
     },
@@ -143,7 +153,22 @@ export const OPENAPI_DOCUMENT = {
     '/api/events': {
       get: {
         summary: 'Server-Sent Events: device, readings and commands changes (data is JSON)',
-        responses: { 200: { description: 'Event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: error, 503: error },
+        description:
+          'At most 6 streams per session or API token and 12 per user (429 with Retry-After beyond), 200 in all, of which viewers together get at most 180 so admins always find a slot (503 with Retry-After when none is left).',
+        responses: { 200: { description: 'Event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: error, 429: error, 503: error },
+      },
+    },
+    '/api/tokens': {
+      get: {
+        summary: "Every user's API tokens, newest first (admin): id, user, name, scope, created, expires, revoked and last used times, state (active, expired, revoked); never the token",
+        responses: { 200: json('Tokens'), 401: error, 403: error },
+      },
+    },
+    '/api/tokens/{id}/revoke': {
+      post: {
+        summary: 'Revoke an API token (admin); revoking again keeps the first time',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
+        responses: { 200: json('The revoked token'), 400: error, 401: error, 403: error, 404: error },
       },
     },
     '/api/rejections': { get: read('Rejected messages, newest first', [int('limit', '1–1000 (default 50)', 1000), int('offset', 'rows to skip')]) },

@@ -48,9 +48,11 @@ export async function deviceFrom(db: Database, req: Request): Promise<DeviceReco
 /** Keys where the device's reported configuration is not (yet) the desired one. */
 export function configDrift(desired: DesiredConfigRecord | undefined, reported: ReportedConfigRecord | undefined): Drift[] {
   if (desired === undefined) return [];
+  // Keys are data (a device reports what it likes): only own properties count.
+  const reportedValue = (key: string): string | null => (reported !== undefined && Object.hasOwn(reported.config, key) ? (reported.config[key] ?? null) : null);
   return Object.entries(desired.config)
-    .filter(([key, value]) => reported?.config[key] !== value)
-    .map(([key, value]) => ({ key, desired: value, reported: reported?.config[key] ?? null }));
+    .filter(([key, value]) => reportedValue(key) !== value)
+    .map(([key, value]) => ({ key, desired: value, reported: reportedValue(key) }));
 }
 
 /** What the pages show at a glance: the fleet, a device's chart data, data integrity. */

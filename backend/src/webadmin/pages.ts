@@ -3,7 +3,7 @@ import type { ClientAsset, ClientAssets } from './client-assets.ts';
 import { readCookie, SESSION_COOKIE } from './security.ts';
 import type { Session, SessionStore } from './sessions.ts';
 
-type PageName = 'login' | 'fleet' | 'device' | 'integrity';
+type PageName = 'login' | 'fleet' | 'device' | 'integrity' | 'tokens';
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -28,7 +28,7 @@ function header(options: ShellOptions): string {
   if (user === undefined) return '<header class="site-header"><div class="site-header-inner"><a class="brand" href="/">IoT admin</a></div></header>';
   return `<header class="site-header"><div class="site-header-inner">
 <a class="brand" href="/">IoT admin</a>
-<nav class="site-nav" aria-label="Main">${navLink('/', 'Fleet', options.page === 'fleet')}${navLink('/integrity', 'Data integrity', options.page === 'integrity')}</nav>
+<nav class="site-nav" aria-label="Main">${navLink('/', 'Fleet', options.page === 'fleet')}${navLink('/integrity', 'Data integrity', options.page === 'integrity')}${user.role === 'admin' ? navLink('/tokens', 'API tokens', options.page === 'tokens') : ''}</nav>
 <div class="user-box"><span id="live-indicator" class="live" data-testid="live-indicator" data-state="connecting">connecting</span>
 <span class="user" data-testid="user-name">${escapeHtml(user.username)}</span> <span class="user-role" data-testid="user-role">${escapeHtml(user.role)}</span>
 <button type="button" id="logout" data-testid="logout">Log out</button></div>
@@ -86,7 +86,7 @@ function serveAsset(asset: ClientAsset): RequestHandler {
 }
 
 /**
- * The browser UI: server-rendered page shells (login, fleet, device, data integrity) and the
+ * The browser UI: server-rendered page shells (login, fleet, device, data integrity, API tokens) and the
  * client bundle and stylesheet. Pages other than the login need a session, else 303 to /login
  * with the page as `next`.
  */
@@ -115,6 +115,8 @@ export function pageRoutes(options: { assets: ClientAssets; sessions: SessionSto
   const deviceId = (req: Request) => String(req.params.id);
   router.get('/', page('fleet', () => 'Fleet'));
   router.get('/integrity', page('integrity', () => 'Data integrity'));
+  // The page is for admins; for anyone else its API answers 403, which the page shows.
+  router.get('/tokens', page('tokens', () => 'API tokens'));
   router.get('/devices/:id', page('device', (req) => `Device ${deviceId(req)}`, deviceId));
   return router;
 }

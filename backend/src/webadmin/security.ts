@@ -1,13 +1,20 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { UserRecord, UserStore } from '../db/index.ts';
+import type { TokenScope, UserRole } from '../db/user-store.ts';
 import { HttpError } from './http-error.ts';
 import type { Session, SessionStore } from './sessions.ts';
 
 export const SESSION_COOKIE = 'iot_session';
 export const CSRF_HEADER = 'x-csrf-token';
 
-/** Who made the request and how: a browser session (CSRF applies) or an API token (no cookie, no CSRF). */
-export type Principal = { user: UserRecord; session: Session } | { user: UserRecord; session: undefined };
+/**
+ * Who made the request and how: a browser session (CSRF applies) or an API token (no cookie, no
+ * CSRF). `role` is what the request may do: the user's role, except that a read-scoped token is
+ * a viewer whatever its user is.
+ */
+export type Principal =
+  | { user: UserRecord; role: UserRole; session: Session; token: undefined }
+  | { user: UserRecord; role: UserRole; session: undefined; token: { id: number; scope: TokenScope } };
 
 /** Headers on every response (OWASP Secure Headers): no foreign scripts, no sniffing, no framing, no referrer leaks. */
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
@@ -45,9 +52,13 @@ export async function authenticate(req: Request, users: UserStore, sessions: Ses
   const authorization = req.headers.authorization;
   if (authorization !== undefined) {
     const match = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(authorization);
-    const user = match?.[1] === undefined ? undefined : await users.verifyToken(match[1]);
-    if (user === undefined) throw new HttpError(401, 'unauthenticated', 'the API token is not valid');
-    return { user, session: undefined };
+    const use = match?.[1] === undefined ? undefined : await users.verifyToken(match[1]);
+    if (use === undefined) throw new HttpError(401, 'unauthenticated', 'the API token is not valid (unknown, expired or revoked)');
+    // Refused here for every route, so a read-only token stays read-only whatever a route checks.
+    if (use.scope === 'read' && !SAFE_METHODS.has(req.method)) {
+      throw new HttpError(403, 'read_only_token', 'Authorization: this API token has scope read; changes need a token with scope full');
+    }
+    return { user: use.user, role: use.scope === 'read' ? 'viewer' : use.user.role, session: undefined, token: { id: use.tokenId, scope: use.scope } };
   }
   const id = readCookie(req, SESSION_COOKIE);
   const session = id === undefined ? undefined : sessions.get(id);
@@ -55,7 +66,7 @@ export async function authenticate(req: Request, users: UserStore, sessions: Ses
   if (!SAFE_METHODS.has(req.method) && !sameToken(req.get(CSRF_HEADER), session.csrfToken)) {
     throw new HttpError(403, 'csrf', 'missing or wrong X-CSRF-Token header; GET /api/session gives the token');
   }
-  return { user: session.user, session };
+  return { user: session.user, role: session.user.role, session, token: undefined };
 }
 
 function sameToken(given: string | undefined, expected: string): boolean {
@@ -73,6 +84,10 @@ export function principalOf(res: Response): Principal {
 
 /** Refuses a request of a user below `admin`. */
 export function requireAdmin(_req: Request, res: Response, next: NextFunction): void {
-  if (principalOf(res).user.role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs the admin role');
+  const principal = principalOf(res);
+  if (principal.role !== 'admin') {
+    const why = principal.user.role === 'admin' ? 'this needs the admin role (the API token has scope read)' : 'this needs the admin role';
+    throw new HttpError(403, 'forbidden', why);
+  }
   next();
 }

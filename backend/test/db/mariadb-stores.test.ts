@@ -6,6 +6,7 @@ import { describeIntegritySuite } from './integrity-suite.ts';
 import { describeRefresherSuite } from './rollup-refresher-suite.ts';
 import { describeRollupSuite } from './rollup-suite.ts';
 import { BOOT_A, describeStoreSuite, reading } from './store-suite.ts';
+import { describeUserMigrationSuite } from './user-migration-suite.ts';
 
 // One server for the shared suite (a fresh database per test), one for the fault tests, which
 // kill and freeze it. The second runs with an empty global sql_mode: strictness must come from
@@ -25,6 +26,7 @@ describeStoreSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabase
 describeRollupSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)));
 describeIntegritySuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)));
 describeRefresherSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)), true);
+describeUserMigrationSuite('MariaDB', async (): Promise<DatabaseConfig> => parseDatabaseUrl(await suiteServer.createDatabase(`suite_${++databases}`)));
 
 describe('MariaDB specifics', () => {
   const open: Database[] = [];

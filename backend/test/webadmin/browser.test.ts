@@ -188,9 +188,9 @@ describe.skipIf(!hasChromium)('web admin in Chromium', () => {
     expect(response.status()).toBe(200);
     expect(response.headers()['content-type']).toBe('text/csv; charset=utf-8');
     const lines = (await response.text()).trim().split(/\r?\n/);
-    expect(lines[0]).toMatch(/^id,measured_at,received_at,boot_id,seq,.*temperature_celsius/);
+    expect(lines[0]).toMatch(/^"id","measured_at","received_at","boot_id","seq",.*"temperature_celsius"/);
     expect(lines.length).toBeGreaterThan(5);
-    expect(lines[1]).toMatch(/^\d+,\d{4}-\d\d-\d\dT/);
+    expect(lines[1]).toMatch(/^\d+,"\d{4}-\d\d-\d\dT/);
   }, LONG);
 
   it('refuses a state-changing request without the CSRF token, and accepts it with the token', async () => {

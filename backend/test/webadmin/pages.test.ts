@@ -175,6 +175,11 @@ describe('web admin pages and client assets', () => {
     const fleet = await (await get('/', { cookie: eve.cookie })).text();
     expect(fleet).toContain('data-testid="user-name">eve</span>');
     expect(fleet).toContain('data-testid="user-role">viewer</span>');
+    // The API tokens page is for admins: only they are offered it.
+    expect(fleet).not.toContain('href="/tokens"');
+    const tokens = await (await get('/tokens', { cookie })).text();
+    expect(tokens).toContain('<main id="app" data-page="tokens"');
+    expect(tokens).toContain('<a href="/tokens" aria-current="page">API tokens</a>');
   });
 
   it('escapes the five HTML metacharacters and nothing else', () => {

@@ -126,7 +126,7 @@ describe('web admin API over SQLite', () => {
     expect((await web.fetch('/api/devices/dev-1/desired-config', { method: 'PUT', ...json({ config: {} }, headers) })).status).toBe(403);
 
     const alice = await db.users.find('alice');
-    const token = await db.users.createToken(alice!.id, 'script');
+    const token = await db.users.createToken(alice!.id, 'script', { scope: 'full', expiresAt: Date.now() + 3600_000 });
     const before = control.sent.length;
     const byToken = await web.fetch('/api/devices/dev-1/commands', { method: 'POST', ...json({ command: 'reboot' }, { authorization: `Bearer ${token}` }) });
     expect(byToken.status).toBe(202);
@@ -183,11 +183,11 @@ describe('web admin API over SQLite', () => {
     expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(response.headers.get('content-disposition')).toBe('attachment; filename="dev-1-readings.csv"');
     const lines = (await response.text()).split('\r\n');
-    // Columns sorted by code unit: '=' (0x3D) < 'n' < 't'.
-    expect(lines[0]).toBe(`id,measured_at,received_at,boot_id,seq,"'=SUM(A1),""x""",note,temperature_celsius`);
+    // Columns sorted by code unit: '=' (0x3D) < 'n' < 't'. Text cells are quoted, numbers not.
+    expect(lines[0]).toBe(`"id","measured_at","received_at","boot_id","seq","'=SUM(A1),""x""","note","temperature_celsius"`);
     expect(lines).toHaveLength(5);
-    expect(lines[1]).toMatch(new RegExp(`^\\d+,1970-01-01T00:00:06\\.000Z,[^,]+,${BOOT},6,,,25$`));
-    expect(lines[2]).toMatch(new RegExp(`^\\d+,1970-01-01T00:00:07\\.000Z,[^,]+,${BOOT},7,1,"'=HYPERLINK\\(""evil""\\)",-3\\.5$`));
+    expect(lines[1]).toMatch(new RegExp(`^\\d+,"1970-01-01T00:00:06\\.000Z","[^"]+","${BOOT}",6,,,25$`));
+    expect(lines[2]).toMatch(new RegExp(`^\\d+,"1970-01-01T00:00:07\\.000Z","[^"]+","${BOOT}",7,1,"'=HYPERLINK\\(""evil""\\)",-3\\.5$`));
     expect(lines[3]).toMatch(/,8,,,27$/);
     expect(lines[4]).toBe('');
   });
@@ -248,6 +248,8 @@ describe('web admin API over SQLite', () => {
         'PUT /api/devices/{id}/name',
         'GET /api/integrity',
         'GET /api/events',
+        'GET /api/tokens',
+        'POST /api/tokens/{id}/revoke',
       ].sort(),
     );
   });

@@ -30,7 +30,7 @@ describe('web admin on MariaDB', () => {
     expect(await db.users.verify('alice', 'wrong')).toBeUndefined();
     expect(await db.users.verify('nobody', 'alice-pw')).toBeUndefined();
     expect(await db.users.verify('alice', 'alice-pw')).toMatchObject({ username: 'alice', role: 'admin' });
-    const token = await db.users.createToken((await db.users.find('alice'))!.id, 'ci');
+    const token = await db.users.createToken((await db.users.find('alice'))!.id, 'ci', { scope: 'full', expiresAt: Date.now() + 3600_000 });
     expect(token).toMatch(/^iotw_[A-Za-z0-9_-]{43}$/);
     const rows = (await db.dataSource.query('SELECT token_hash, last_used_at FROM api_tokens')) as { token_hash: string; last_used_at: unknown }[];
     expect(rows).toHaveLength(1);
@@ -52,8 +52,8 @@ describe('web admin on MariaDB', () => {
     };
     expect(rest.readings.map((r) => r.seq)).toEqual([5, 6]);
     const csv = (await (await web.fetch('/api/devices/dev-m/readings.csv?to=200', { headers: { cookie } })).text()).split('\r\n');
-    expect(csv[0]).toBe('id,measured_at,received_at,boot_id,seq,humidity_percent');
-    expect(csv.slice(1).map((line) => line.split(',').slice(3).join(','))).toEqual(['b0b0b0b0,1,40', 'b0b0b0b0,2,41', '']);
+    expect(csv[0]).toBe('"id","measured_at","received_at","boot_id","seq","humidity_percent"');
+    expect(csv.slice(1).map((line) => line.split(',').slice(3).join(','))).toEqual(['"b0b0b0b0",1,40', '"b0b0b0b0",2,41', '']);
   });
 
   it('reports the database as up and counts it in metrics', async () => {

@@ -1,11 +1,14 @@
+import { isEpochMs } from './epoch.ts';
+import { isBootId } from './identity.ts';
 import { type ReadingEntry, readingEntry, type ShutdownEntry, shutdownEntry } from './messages.ts';
 import { decodeWithSchema } from './payload.ts';
 import { type Decoded, decoded, rejected } from './rejection.ts';
 import { decodeStreamEntry, type StreamRecord } from './stream.ts';
+import { SENSOR_FIELD_NAME } from './stream-fields.ts';
 import { isStreamId } from './stream-id.ts';
 
 /**
- * Entries of a v1 readings batch (messages.ts readingsBatch; PROTOCOL.md, "Readings batch"). The
+ * Entries of a v1 readings batch (messages.ts readingsBatch; docs/protocol.md §4). The
  * uplink encodes each decoded stream entry with {@link encodeBatchEntry}; the receiver reads every
  * entry with {@link decodeBatchEntry}. Entries the uplink could not decode still travel, raw or as
  * an oversize marker, so the receiver records them as rejected and one bad entry never blocks the
@@ -54,6 +57,9 @@ export function decodeBatchEntry(entry: unknown): Decoded<BatchRecord> {
     return rejected('oversize', `entry ${id} of ${String(entry.oversize_bytes)} bytes fits in no batch; the device sent only its id`);
   }
   if (!('boot' in entry) && 'fields' in entry) return rawVerdict(id, entry.fields);
+  const quick = quickReading(entry as Record<string, unknown>);
+  if (quick !== undefined) return decoded(quick);
+  if (!KNOWN_KEYS.some((key) => key in entry)) return NOTHING_KNOWN;
   if ('event' in entry) {
     const marker = decodeWithSchema(shutdownEntry, entry);
     if (!marker.ok) return marker;
@@ -64,6 +70,33 @@ export function decodeBatchEntry(entry: unknown): Decoded<BatchRecord> {
   if (!reading.ok) return reading;
   const { id: streamId, boot, seq, at, values } = reading.value;
   return decoded({ streamId, record: { kind: 'reading', identity: { bootId: boot, seq }, measuredAt: at, values } });
+}
+
+/**
+ * Keys of a reading or marker: an entry with none of them gets the schema's verdict on `{}`,
+ * computed once (a batch of 10 000 junk entries would otherwise run the schema 10 000 times).
+ */
+const KNOWN_KEYS = ['id', 'boot', 'seq', 'at', 'values', 'event'] as const;
+const NOTHING_KNOWN = decodeWithSchema(readingEntry, {}) as Decoded<never>;
+
+/**
+ * A well-formed reading, accepted without the schema: exactly what readingEntry accepts, checked
+ * by hand because a draining backlog decodes many thousands of entries a second and a schema
+ * parse copies each. Anything else (undefined) goes through the schema, which says what is wrong.
+ */
+function quickReading(entry: Record<string, unknown>): BatchRecord | undefined {
+  const { id, boot, seq, at, values } = entry;
+  if (!isStreamId(id) || !isBootId(boot) || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return undefined;
+  if (typeof at !== 'number' || !isEpochMs(at) || typeof values !== 'object' || values === null || Array.isArray(values) || 'event' in entry) return undefined;
+  const copy: Record<string, number> = {};
+  let count = 0;
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || !SENSOR_FIELD_NAME.test(name)) return undefined;
+    copy[name] = value;
+    count++;
+  }
+  if (count === 0) return undefined;
+  return { streamId: id, record: { kind: 'reading', identity: { bootId: boot, seq }, measuredAt: at, values: copy } };
 }
 
 /** The stream id of any entry, valid or not, so the ack can cover entries that were rejected. */

@@ -1,5 +1,5 @@
 /**
- * Reading identity (DESIGN.md §2): a stream id or a Redis-kept counter can be issued again after a
+ * Reading identity (docs/delivery-guarantee.md §6): a stream id or a Redis-kept counter can be issued again after a
  * power cut rolls Redis back, or after a boot with a clock behind. A reading is therefore identified
  * by (device, boot id, sequence within that boot): the boot id is drawn at random on every sensor
  * start and the sequence counts from 1 within it.

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { MAX_EPOCH_MS } from './epoch.ts';
 import { BOOT_ID_PATTERN } from './identity.ts';
 import { SENSOR_FIELD_NAME } from './stream-fields.ts';
 import { isStreamId } from './stream-id.ts';
 import { DEVICE_ID_PATTERN } from './topics.ts';
 
 /**
- * Payloads of protocol v1 (see PROTOCOL.md). Every v1 payload carries `v`; receivers ignore
+ * Payloads of protocol v1 (docs/protocol.md). Every v1 payload carries `v`; receivers ignore
  * fields they do not know, so a newer sender stays readable, and reject anything whose known
  * fields are missing or of the wrong type.
  */
@@ -19,7 +20,18 @@ const deviceId = z.string().regex(DEVICE_ID_PATTERN, 'must be 1–64 of A–Z a�
 /** A Redis stream id, `<ms>-<seq>`, each part within 64 bits (stream-id.ts). */
 export const streamId = z.string().refine(isStreamId, 'must be a Redis stream id like 1700000000000-0');
 const bootId = z.string().regex(BOOT_ID_PATTERN, 'must be 16 lowercase hex characters');
-const epochMs = z.number().int().nonnegative();
+/** Milliseconds since the epoch, no later than a date can be (epoch.ts). */
+const epochMs = z.number().int().nonnegative().max(MAX_EPOCH_MS, `is later than any date can be (at most ${MAX_EPOCH_MS} ms, in the year 275760)`);
+const CONTROL_CHARACTER = /\p{Cc}/u;
+/**
+ * Text the backend stores in a column of `max` characters: no longer than the column (never cut
+ * there), well-formed (a lone surrogate would be stored as U+FFFD) and free of control characters.
+ */
+const storedText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((text) => text.isWellFormed() && !CONTROL_CHARACTER.test(text), 'must be well-formed text without control characters');
 /** Field names as the sensor writes them: lowercase words, never starting with `_`. */
 const fieldName = z.string().regex(SENSOR_FIELD_NAME, 'must be a lowercase field name');
 
@@ -50,9 +62,9 @@ export const readingsBatch = z.object({
   sent_at: epochMs,
   meta: z
     .object({
-      device_type: z.string().max(100).optional(),
-      app_id: z.string().max(100).optional(),
-      app_name: z.string().max(200).optional(),
+      device_type: storedText(100).optional(),
+      app_id: storedText(100).optional(),
+      app_name: storedText(200).optional(),
     })
     .optional(),
   /** Entries as the stream holds them; an entry the receiver cannot accept is recorded as rejected. */
@@ -156,15 +168,23 @@ export const commandResponse = z.object({
 });
 export type CommandResponse = z.infer<typeof commandResponse>;
 
-/** One element of an original-format readings message: `_id` plus sensor fields as strings. */
+/**
+ * One element of an original-format readings message: `_id` plus sensor fields as strings. Who
+ * the device is goes into the device's row, so it is bounded like its columns.
+ */
 export const originalReading = z
   .object({
     _id: streamId,
-    _device_uuid: z.string().optional(),
-    _device_type: z.string().optional(),
-    _app_id: z.string().optional(),
-    _app_name: z.string().optional(),
+    _device_uuid: z.string().max(64).optional(),
+    _device_type: storedText(100).optional(),
+    _app_id: storedText(100).optional(),
+    _app_name: storedText(200).optional(),
   })
   .catchall(z.string());
 export const originalReadings = z.array(originalReading).max(10_000);
+/**
+ * The message as the receiver first reads it: the elements are checked one by one
+ * (originalReading), so one bad element costs only itself; an original device never sends again.
+ */
+export const originalReadingsMessage = z.array(z.unknown()).max(10_000);
 export type OriginalReading = z.infer<typeof originalReading>;

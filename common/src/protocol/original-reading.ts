@@ -2,11 +2,12 @@ import type { ReadingIdentity } from './identity.ts';
 import type { OriginalReading } from './messages.ts';
 import { type Decoded, decoded, rejected } from './rejection.ts';
 import type { StreamShutdown } from './stream.ts';
-import { bootIdField, FIELD, integerField, type SplitFields, splitFields } from './stream-fields.ts';
+import { MAX_EPOCH_MS } from './epoch.ts';
+import { bootIdField, FIELD, integerField, type SplitFields, splitFields, timeField } from './stream-fields.ts';
 import { streamIdMs } from './stream-id.ts';
 
 /**
- * One element of the original system's readings format (the `values` topic; PROTOCOL.md,
+ * One element of the original system's readings format (the `values` topic; docs/protocol.md §9,
  * "Original readings"): `_id` (the stream id), who the device is, then the stream entry's fields
  * as strings. Original devices publish it as they always did; ours publish it for
  * send_measurements, and then the identity and marker fields travel along, so the backend
@@ -14,7 +15,7 @@ import { streamIdMs } from './stream-id.ts';
  * (stream-fields.ts), with the original's freedoms: any sensor name, and no identity needed.
  */
 
-/** Who the device is, as the original stamped it on every reading (BALENA_* variables, DESIGN.md §9). */
+/** Who the device is, as the original stamped it on every reading (BALENA_* variables, docs/original-system.md §11). */
 export interface OriginalStamp {
   deviceId: string;
   deviceType?: string | undefined;
@@ -62,7 +63,7 @@ export function decodeOriginalReading(element: OriginalReading): Decoded<Origina
 
 function assemble(streamId: string, split: SplitFields): Decoded<OriginalRecord> {
   const { event, values } = split;
-  const at = split.measuredAt === undefined ? dateOf(streamId) : integerField(FIELD.measuredAt, split.measuredAt, 0);
+  const at = split.measuredAt === undefined ? dateOf(streamId) : timeField(FIELD.measuredAt, split.measuredAt);
   if (!at.ok) return at;
   if (event !== undefined) {
     if (event !== 'shutdown') return rejected('wrong_shape', `unknown event ${JSON.stringify(event)}`);
@@ -89,5 +90,8 @@ function identityOf(split: SplitFields): Decoded<ReadingIdentity | null> {
 
 function dateOf(streamId: string): Decoded<number> {
   const ms = streamIdMs(streamId);
-  return ms === undefined ? rejected('wrong_type', `no ${FIELD.measuredAt}, and the stream id's time is too large to date the reading`) : decoded(ms);
+  if (ms === undefined || ms > MAX_EPOCH_MS) {
+    return rejected('out_of_range', `no ${FIELD.measuredAt}, and the stream id's time is later than any date can be (at most ${MAX_EPOCH_MS} ms), so it cannot date the reading`);
+  }
+  return decoded(ms);
 }

@@ -1,5 +1,5 @@
 /**
- * Every Redis key of a device, defined once. The names are the original system's (DESIGN.md §9),
+ * Every Redis key of a device, defined once. The names are the original system's (docs/original-system.md §3),
  * unchanged so its dashboards and tools keep working. They live in common, not in device/, because
  * the backend names them too: set_config and the configuration twin write an original device's
  * keys remotely, and the harness inspects a simulated device's Redis.

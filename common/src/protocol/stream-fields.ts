@@ -1,3 +1,4 @@
+import { MAX_EPOCH_MS } from './epoch.ts';
 import { isBootId } from './identity.ts';
 import { type Decoded, decoded, type Rejection, rejected } from './rejection.ts';
 
@@ -21,8 +22,16 @@ export const FIELD = {
 
 /** Sensor field names the v1 format allows: lowercase words, never starting with `_`. */
 export const SENSOR_FIELD_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+/**
+ * Sensor field names the original format allows: its dictionaries were free-form, so letters of
+ * either case, digits, `_`, `-` and `.`, starting with a letter. Never markup, blanks, quotes or
+ * control characters, and at most 64 characters, the width of the metric columns (rollups).
+ */
+export const ORIGINAL_FIELD_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 /** A decimal number as formatValue writes it: no hex, no blanks, no empty string. */
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+/** Longest value text: formatValue writes at most about 17 characters (10 significant digits and an exponent). */
+const MAX_VALUE_CHARS = 32;
 /** A non-negative integer; longer than 16 digits is never a safe integer. */
 const INTEGER = /^\d{1,16}$/;
 const UNDERSCORE = 95;
@@ -39,8 +48,8 @@ export interface SplitFields {
 
 /**
  * One pass over XRANGE's flat field/value list. Sensor values must be finite decimals; `_`-fields
- * this version does not know are skipped (a newer sensor may add some). `anyName` admits every
- * sensor name the original's free-form dictionaries may hold.
+ * this version does not know are skipped (a newer sensor may add some). `anyName` admits the
+ * names the original's free-form dictionaries may hold ({@link ORIGINAL_FIELD_NAME}).
  */
 export function splitFields(flat: readonly string[], anyName: boolean): Decoded<SplitFields> {
   if (flat.length % 2 !== 0) return rejected('wrong_shape', `fields and values do not pair up (${flat.length} items)`);
@@ -75,9 +84,7 @@ export function splitFields(flat: readonly string[], anyName: boolean): Decoded<
       }
       continue;
     }
-    if (!anyName && !SENSOR_FIELD_NAME.test(name)) {
-      return rejected('wrong_shape', `${JSON.stringify(name)} is not a name for sensor values: lowercase letters, digits and _, starting with a letter`);
-    }
+    if (!(anyName ? ORIGINAL_FIELD_NAME : SENSOR_FIELD_NAME).test(name)) return badName(name, anyName);
     const value = decimal(name, text);
     if (typeof value !== 'number') return { ok: false, rejection: value };
     split.values ??= {};
@@ -95,21 +102,36 @@ export function bootIdField(text: string | undefined): Decoded<string> {
   return decoded(text);
 }
 
-/** A counter field (`_seq`, `_measured_at`), which must be present: a safe integer of at least `min`. */
+/** A counter field (`_seq`), which must be present: a safe integer of at least `min`. */
 export function integerField(name: string, text: string | undefined, min: number): Decoded<number> {
   if (text === undefined) return rejected('wrong_shape', `${name} is missing`);
   const value = INTEGER.test(text) ? Number(text) : /^\d+$/.test(text) ? Number.POSITIVE_INFINITY : undefined;
-  if (value === undefined) return rejected('wrong_type', `${name} ${JSON.stringify(text)} is not a non-negative whole number`);
-  if (!Number.isSafeInteger(value)) return rejected('wrong_type', `${name} ${text} is too large (at most ${Number.MAX_SAFE_INTEGER})`);
+  if (value === undefined) return rejected('wrong_type', `${name} ${JSON.stringify(text.slice(0, 40))} is not a non-negative whole number`);
+  // Past 2^53 a double cannot hold every integer: 9007199254740993 would be stored as …992.
+  if (!Number.isSafeInteger(value)) return rejected('out_of_range', `${name} ${text.slice(0, 40)} is too large to hold exactly (at most ${Number.MAX_SAFE_INTEGER})`);
   if (value < min) return rejected('wrong_type', `${name} must be at least ${min} (got ${value})`);
   return decoded(value);
+}
+
+/** A time field (`_measured_at`), which must be present: ms since the epoch that a date can hold (epoch.ts). */
+export function timeField(name: string, text: string | undefined): Decoded<number> {
+  const value = integerField(name, text, 0);
+  if (!value.ok || value.value <= MAX_EPOCH_MS) return value;
+  return rejected('out_of_range', `${name} ${value.value} is later than any date can be (at most ${MAX_EPOCH_MS} ms, in the year 275760)`);
 }
 
 function twice(name: string): Decoded<never> {
   return rejected('wrong_shape', `field ${name} appears twice`);
 }
 
+function badName(name: string, anyName: boolean): Decoded<never> {
+  const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+  const rule = anyName ? 'letters, digits, _ - and ., starting with a letter' : 'lowercase letters, digits and _, starting with a letter';
+  return rejected('wrong_shape', `${shown} is not a name for sensor values: at most 64 ${rule}${name.length > 64 ? ` (it has ${name.length})` : ''}`);
+}
+
 function decimal(name: string, text: string): number | Rejection {
+  if (text.length > MAX_VALUE_CHARS) return { reason: 'wrong_type', detail: `${name}: a value of ${text.length} characters is no number a sensor writes (at most ${MAX_VALUE_CHARS})` };
   if (!DECIMAL.test(text)) return { reason: 'wrong_type', detail: `${name}: ${JSON.stringify(text)} is not a number` };
   const value = Number(text);
   // "1e999" is a decimal, but no chip measures it: Infinity would not survive JSON either.

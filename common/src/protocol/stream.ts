@@ -1,6 +1,6 @@
 import type { ReadingIdentity } from './identity.ts';
 import { type Decoded, decoded, rejected } from './rejection.ts';
-import { bootIdField, FIELD, integerField, splitFields } from './stream-fields.ts';
+import { bootIdField, FIELD, integerField, splitFields, timeField } from './stream-fields.ts';
 
 /**
  * The device's Redis stream entry format (key: redis-keys.ts), encoded and decoded here only: the
@@ -73,7 +73,7 @@ export function decodeStreamEntry(flat: readonly string[]): Decoded<StreamRecord
   if (!bootId.ok) return bootId;
   const seq = integerField(FIELD.seq, split.value.seq, event === undefined ? 1 : 0);
   if (!seq.ok) return seq;
-  const at = integerField(FIELD.measuredAt, split.value.measuredAt, 0);
+  const at = timeField(FIELD.measuredAt, split.value.measuredAt);
   if (!at.ok) return at;
   if (event !== undefined) {
     if (values !== undefined) return rejected('wrong_shape', `a shutdown marker carries no sensor values (got ${Object.keys(values).join(', ')})`);

@@ -1,6 +1,6 @@
 /**
  * MQTT topics. The original system's four topics keep their names and their env vars
- * (MQTT_TOPIC_BROADCAST, _REQUEST, _RESPONSE, _VALUES; DESIGN.md §9); protocol v1 adds its own
+ * (MQTT_TOPIC_BROADCAST, _REQUEST, _RESPONSE, _VALUES; docs/original-system.md §10); protocol v1 adds its own
  * channels beside them under the same per-device prefix, so one ACL rule ("a device owns
  * iot-projekt/device/<its id>/...") covers both.
  *

@@ -10,7 +10,7 @@ import { type MigrationInterface, type QueryRunner, TableColumn } from 'typeorm'
  *
  * ReadingStore.storeReadings adds to them in the transaction that stores the batch, counting only
  * rows really inserted, so they are exact whatever arrives twice. Sequence numbers start at 1
- * (PROTOCOL.md), so a boot misses max(max_seq, shutdown_seq) − readings of them; which ones is a
+ * (docs/protocol.md §2), so a boot misses max(max_seq, shutdown_seq) − readings of them; which ones is a
  * bounded query for one device or boot, run on request.
  *
  * Existing rows are backfilled here from the readings (one pass per table, using the

@@ -1,5 +1,5 @@
 import { el, svg } from './dom.ts';
-import { formatValue, localDateTime } from './format.ts';
+import { formatValue, isValidTime, localDateTime } from './format.ts';
 import type { SeriesPoint } from './types.ts';
 
 const HEIGHT = 220;
@@ -27,11 +27,17 @@ export function valueTicks(min: number, max: number, count = 5): number[] {
 
 /** Tick times at local-clock multiples of a step that fits `maxTicks` into [from, to]. */
 function timeTicks(from: number, to: number, maxTicks: number): { ticks: number[]; step: number } {
-  const step = TIME_STEPS.find((s) => (to - from) / s <= maxTicks) ?? 30 * DAY;
+  // Past the table, whole multiples of 30 days: a span of centuries must not mean millions of ticks.
+  const step = TIME_STEPS.find((s) => (to - from) / s <= maxTicks) ?? Math.ceil((to - from) / maxTicks / (30 * DAY)) * 30 * DAY;
   const offset = -new Date(from).getTimezoneOffset() * MINUTE;
   const ticks: number[] = [];
-  for (let t = Math.ceil((from + offset) / step) * step - offset; t <= to; t += step) ticks.push(t);
+  for (let t = Math.ceil((from + offset) / step) * step - offset; t <= to && ticks.length <= maxTicks; t += step) ticks.push(t);
   return { ticks, step };
+}
+
+/** Points a chart can place: a time a Date can hold and finite values (the rest is left out, not drawn wrong). */
+function drawable(points: readonly SeriesPoint[]): SeriesPoint[] {
+  return points.filter((p) => isValidTime(p[0]) && p.slice(1).every((v) => typeof v === 'number' && Number.isFinite(v)));
 }
 
 const clockFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
@@ -67,7 +73,8 @@ export interface ChartDomain {
  * One metric as an SVG chart: the min–max band of each bucket, the mean as a line, value and time
  * axes, and a readout of the bucket under the pointer. Sized to `widthPx`, scaled by CSS.
  */
-export function metricChart(metric: string, points: readonly SeriesPoint[], domain: ChartDomain, widthPx: number): HTMLElement {
+export function metricChart(metric: string, series: readonly SeriesPoint[], domain: ChartDomain, widthPx: number): HTMLElement {
+  const points = drawable(series);
   const readout = el('div', { class: 'chart-readout muted small', 'aria-live': 'polite' });
   const figure = el('figure', { class: 'chart', 'data-testid': `chart-${metric}`, 'data-points': points.length }, [el('figcaption', {}, metric)]);
   if (points.length === 0) {
@@ -79,8 +86,8 @@ export function metricChart(metric: string, points: readonly SeriesPoint[], doma
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const first = points[0]?.[0] ?? 0;
   const last = points.at(-1)?.[0] ?? first;
-  let t0 = domain.from ?? first;
-  let t1 = domain.to ?? last;
+  let t0 = isValidTime(domain.from) ? domain.from : first;
+  let t1 = isValidTime(domain.to) ? domain.to : last;
   // Data that starts well inside the range (a new device, a long pause) would be a sliver at
   // the right edge: the axis then starts at the data, and the caption says so.
   const clipped = first - t0 > (t1 - t0) * 0.1;

@@ -66,19 +66,20 @@ export class ConfigEditor {
   }
 
   private async save(): Promise<void> {
-    const config: Record<string, string> = {};
+    // Keys are data: collected in a Map, so a key `__proto__` or `constructor` is just a key.
+    const config = new Map<string, string>();
     for (const row of this.rows.querySelectorAll('.config-row')) {
       const key = row.querySelector<HTMLInputElement>('.config-key')?.value.trim() ?? '';
       const value = row.querySelector<HTMLInputElement>('.config-value')?.value ?? '';
       if (key === '') continue;
-      if (key in config) {
+      if (config.has(key)) {
         showError(`the key "${key}" appears twice`);
         return;
       }
-      config[key] = value;
+      config.set(key, value);
     }
     try {
-      const { version } = await apiPut<{ version: number }>(devicePath(this.deviceId, '/desired-config'), { config });
+      const { version } = await apiPut<{ version: number }>(devicePath(this.deviceId, '/desired-config'), { config: Object.fromEntries(config) });
       this.dirty = false;
       this.message.textContent = `saved as version ${version}; the device applies it when it is online`;
       this.onSaved();
@@ -111,8 +112,8 @@ export class ConfigEditor {
                 keys.map((key) =>
                   el('tr', { class: drifting.has(key) ? 'row-drift' : null, 'data-drift': drifting.has(key) ? 'true' : 'false' }, [
                     el('td', {}, el('code', { class: 'breakable' }, breakableName(key))),
-                    el('td', {}, key in desired ? (desired[key] ?? '') : el('span', { class: 'muted' }, '—')),
-                    el('td', {}, key in reported ? (reported[key] ?? '') : el('span', { class: 'muted' }, '—')),
+                    el('td', {}, Object.hasOwn(desired, key) ? (desired[key] ?? '') : el('span', { class: 'muted' }, '—')),
+                    el('td', {}, Object.hasOwn(reported, key) ? (reported[key] ?? '') : el('span', { class: 'muted' }, '—')),
                   ]),
                 ),
               ),

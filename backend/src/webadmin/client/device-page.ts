@@ -5,6 +5,7 @@ import { ConfigEditor } from './config-editor.ts';
 import { controlPanel } from './control-panel.ts';
 import { DeviceHeader } from './device-header.ts';
 import { el, replaceChildren } from './dom.ts';
+import { isValidTime } from './format.ts';
 import { type LiveEvents, throttle } from './live.ts';
 import { RangePicker, type TimeRange } from './range-picker.ts';
 import { ReadingsTable } from './readings-table.ts';
@@ -18,7 +19,9 @@ import { section } from './widgets.ts';
  */
 function seriesQuery(range: TimeRange, firstReadingAt: number | undefined, points: number): string {
   const to = range.to ?? Date.now();
-  return query({ from: range.from ?? Math.min(firstReadingAt ?? to, to), to, points });
+  // A stored time can be anything a device sent; the API takes 0 … now, so clamp into that.
+  const first = isValidTime(firstReadingAt) ? Math.max(0, Math.min(firstReadingAt, to)) : to;
+  return query({ from: range.from ?? first, to, points });
 }
 
 /** When the device's first stored reading was measured (ids ascend in storing order). */
@@ -61,17 +64,18 @@ export async function renderDevicePage(main: HTMLElement, deviceId: string, live
   let lastSeries: Series | undefined;
   const drawCharts = (): void => {
     if (lastSeries === undefined) return;
-    const names = Object.keys(lastSeries.metrics).sort();
-    if (names.length === 0) {
+    // Metric names are data from devices: taken as entries, never looked up as keys.
+    const metrics = Object.entries(lastSeries.metrics).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    if (metrics.length === 0) {
       replaceChildren(charts, el('p', { class: 'empty', 'data-testid': 'charts-empty' }, 'No readings in this range.'));
       return;
     }
-    const slots = names.map(() => el('div', { class: 'chart-slot' }));
+    const slots = metrics.map(() => el('div', { class: 'chart-slot' }));
     replaceChildren(charts, slots);
     const series = lastSeries;
-    names.forEach((name, i) => {
+    metrics.forEach(([name, points], i) => {
       const slot = slots[i];
-      if (slot !== undefined) replaceChildren(slot, metricChart(name, series.metrics[name] ?? [], { from: series.from, to: series.to }, slot.clientWidth));
+      if (slot !== undefined) replaceChildren(slot, metricChart(name, Array.isArray(points) ? points : [], { from: series.from, to: series.to }, slot.clientWidth));
     });
   };
   const loadCharts = async (): Promise<void> => {

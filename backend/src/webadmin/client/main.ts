@@ -6,6 +6,7 @@ import { startRelativeTimeTicker } from './format.ts';
 import { renderIntegrityPage } from './integrity-page.ts';
 import { LiveEvents } from './live.ts';
 import { renderLoginPage } from './login-page.ts';
+import { renderTokensPage } from './tokens-page.ts';
 
 /**
  * Entry point of the browser code: the server-rendered shell names the page in
@@ -39,6 +40,7 @@ function start(): void {
   if (page === 'fleet') renderFleetPage(main, live);
   else if (page === 'integrity') renderIntegrityPage(main, live);
   else if (page === 'device') void renderDevicePage(main, main.dataset.deviceId ?? '', live);
+  else if (page === 'tokens') renderTokensPage(main);
   else showError(`unknown page "${page ?? ''}"`);
   live.start();
 }

@@ -84,7 +84,8 @@ export class ReadingsTable {
             el('td', { class: 'nowrap' }, localDateTime(r.receivedAt)),
             el('td', {}, el('code', { class: 'nowrap' }, r.bootId ?? '—')),
             el('td', { class: 'num' }, r.seq === null ? '—' : String(r.seq)),
-            ...names.map((name) => el('td', { class: 'num' }, name in r.values ? formatValue(r.values[name]) : '')),
+            // Field names are data: only the reading's own fields count (`constructor` is not Object's).
+            ...names.map((name) => el('td', { class: 'num' }, Object.hasOwn(r.values, name) ? formatValue(r.values[name]) : '')),
           ]),
         ),
       ),

@@ -29,6 +29,7 @@ export interface DeviceStatus {
  */
 export type { CommandRecord, CommandState, DeviceRecord, RejectionRecord, Series, SeriesPoint } from '../../db/index.ts';
 export type { BootGaps, BootSummary } from '../../db/index.ts';
+export type { TokenRecord } from '../../db/user-store.ts';
 export type { DesiredConfigRecord as DesiredConfig, ReportedConfigRecord as ReportedConfig } from '../../db/index.ts';
 export type { DeviceDetail, ReadingRow as Reading, ReadingsPage } from '../api-routes.ts';
 export type { DeviceIntegrity, Drift, FleetEntry, LatestReading } from '../overview-routes.ts';

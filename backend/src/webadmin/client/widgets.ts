@@ -30,12 +30,13 @@ export function breakableName(name: string): Array<Node | string> {
 
 /** `name=value` rows for a reading's values, sorted by name, values aligned. */
 export function valueList(values: Record<string, unknown>): HTMLElement {
-  const names = Object.keys(values).sort();
-  if (names.length === 0) return el('span', { class: 'muted' }, 'no values');
+  if (Object.keys(values).length === 0) return el('span', { class: 'muted' }, 'no values');
   return el(
     'ul',
     { class: 'values' },
-    names.map((name) => el('li', {}, [el('span', { class: 'value-name' }, [...breakableName(name), '=']), el('span', { class: 'value' }, formatValue(values[name]))])),
+    Object.entries(values)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => el('li', {}, [el('span', { class: 'value-name' }, [...breakableName(name), '=']), el('span', { class: 'value' }, formatValue(value))])),
   );
 }
 
@@ -61,9 +62,11 @@ export function driftSummary(drift: readonly Drift[]): HTMLElement {
 /** The keys whose desired value differs from the reported one (also keys the device lacks). */
 export function driftOf(desired: Record<string, string> | undefined, reported: Record<string, string> | undefined): Drift[] {
   if (desired === undefined) return [];
+  // Keys are data: only the reported object's own keys count.
+  const reportedValue = (key: string): string | null => (reported !== undefined && Object.hasOwn(reported, key) ? (reported[key] ?? null) : null);
   return Object.entries(desired)
-    .filter(([key, value]) => reported?.[key] !== value)
-    .map(([key, value]) => ({ key, desired: value, reported: reported?.[key] ?? null }));
+    .filter(([key, value]) => reportedValue(key) !== value)
+    .map(([key, value]) => ({ key, desired: value, reported: reportedValue(key) }));
 }
 
 /** A titled section box. */
