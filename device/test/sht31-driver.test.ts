@@ -130,6 +130,17 @@ describe('Sht31Driver against Sht31Model', () => {
     expect(driver.quantities).toEqual(['temperature_celsius', 'humidity_percent']);
   });
 
+  it('accepts a chip at the very ends of its range, whose raw words decode just beyond them', async () => {
+    const { environment, driver } = rig();
+    await driver.init();
+    // −40 °C and 125 °C round to raw 1872 and 63663, which decode to −40.0011 and 125.0011 °C.
+    for (const temperatureCelsius of [-40, 125]) {
+      environment.set({ temperatureCelsius, humidityPercent: 50 });
+      const sample = await driver.read();
+      expect(Math.abs(sample.temperature_celsius! - temperatureCelsius)).toBeLessThanOrEqual(T_HALF_STEP + 1e-9);
+    }
+  });
+
   it('waits long enough for every repeatability with exact datasheet timing', async () => {
     for (const repeatability of ['high', 'medium', 'low'] as const) {
       const { clock, environment, driver } = rig({ repeatability });

@@ -1,8 +1,8 @@
 import type { Bme280Calibration } from './calibration.ts';
 
 /*
- * The datasheet's integer compensation (BST-BME280-DS002 §4.2.3, with the 64-bit pressure variant
- * of §8.2), kept line for line so it can be checked against the C original. The 32-bit routines
+ * The datasheet's integer compensation (BST-BME280-DS002 §4.2.3, the 64-bit pressure variant
+ * included), kept line for line so it can be checked against the C original. The 32-bit routines
  * use Math.imul and `| 0` so that products and sums wrap exactly as BME280_S32_t does; the 64-bit
  * pressure routine uses BigInt, whose `>>` floors and `/` truncates like C's on signed values.
  */
@@ -26,7 +26,7 @@ export function compensateTemperature(adcT: number, c: Bme280Calibration): Tempe
 }
 
 /**
- * BME280_compensate_P_int64 (§8.2): pressure in Pa as Q24.8 ("24674867" is 24674867 / 256 =
+ * BME280_compensate_P_int64 (§4.2.3): pressure in Pa as Q24.8 ("24674867" is 24674867 / 256 =
  * 96386.2 Pa). Returns 0 where the C code does (dig_P1 = 0, which would divide by zero).
  */
 export function compensatePressure(adcP: number, tFine: number, c: Bme280Calibration): number {

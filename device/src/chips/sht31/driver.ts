@@ -20,8 +20,13 @@ export interface Sht31DriverOptions extends ChipDriverOptions {
   repeatability?: Sht31Repeatability;
 }
 
-/** Specified operating range (datasheet Table 1, 2): anything outside is a broken chip or transfer. */
-const TEMPERATURE_RANGE: readonly [number, number] = [-40, 125];
+/**
+ * Specified operating range (datasheet Table 1, 2), widened by the chip's accuracy (±1 °C covers
+ * Table 1's tolerance at the range ends) as the BME280 driver does: the raw words nearest the edges
+ * decode to −40.0011 and 125.0011 °C (§4.13), so a healthy chip at its limit reads just outside
+ * them. Anything further out is a broken chip or transfer.
+ */
+const TEMPERATURE_RANGE: readonly [number, number] = [-41, 126];
 const HUMIDITY_RANGE: readonly [number, number] = [0, 100];
 
 /**
