@@ -5,7 +5,7 @@ import type { Conditions } from '../environment/environment.ts';
  * outputs for given conditions. The model keeps its own copy of the datasheet's numbers rather than
  * importing the driver's: a twin that shares the driver's code would agree with the driver's
  * mistakes. It inverts the double-precision compensation (datasheet BST-BME280-DS002 §8.1), while
- * the driver uses the integer one (§4.2.3, §8.2); both are Bosch's, so they agree to well within
+ * the driver uses the integer one (§4.2.3); both are Bosch's, so they agree to well within
  * the chip's resolution.
  */
 
