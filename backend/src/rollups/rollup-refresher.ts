@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
+import { PeriodicTask } from '@iot/common/periodic-task';
 import { type LeaseState, LeaseLostError, type LeaseStore, REFRESH_CHUNK, ROLLUP_LEASE, type RollupStore } from '../db/index.ts';
 
 export interface RollupRefresherOptions {
@@ -56,15 +57,13 @@ export class RollupRefresher {
   private readonly leases: Pick<LeaseStore, 'tryAcquire' | 'release'>;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly periodMs: number;
   private readonly leaseMs: number;
   private readonly maxRefreshes: number;
   private held = false;
   /** The holder last logged while on standby, so standby is logged once per holder. */
   private standbyFor: string | undefined;
   private failing = false;
-  private running: AbortController | undefined;
-  private loop: Promise<void> | undefined;
+  private readonly task: PeriodicTask;
 
   constructor(options: RollupRefresherOptions) {
     this.rollups = options.rollups;
@@ -72,7 +71,10 @@ export class RollupRefresher {
     this.clock = options.clock;
     this.logger = options.logger;
     this.owner = options.owner ?? defaultOwner();
-    this.periodMs = options.periodMs ?? 1000;
+    const round = async () => {
+      await this.round();
+    };
+    this.task = new PeriodicTask({ clock: this.clock, periodMs: options.periodMs ?? 1000, round });
     this.leaseMs = options.leaseMs ?? 15_000;
     this.maxRefreshes = options.maxRefreshesPerRound ?? 20;
   }
@@ -83,23 +85,12 @@ export class RollupRefresher {
   }
 
   start(): void {
-    if (this.running !== undefined) return;
-    const running = new AbortController();
-    this.running = running;
-    this.loop = (async () => {
-      while (!running.signal.aborted) {
-        await this.round();
-        await this.clock.sleep(this.periodMs, running.signal);
-      }
-    })();
+    this.task.start();
   }
 
   /** Ends the loop after the round in progress, then releases the lease if held. */
   async stop(): Promise<void> {
-    this.running?.abort();
-    await this.loop;
-    this.running = undefined;
-    this.loop = undefined;
+    await this.task.stop();
     if (!this.held) return;
     this.held = false;
     try {

@@ -1,5 +1,6 @@
 import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
+import { PeriodicTask } from '@iot/common/periodic-task';
 import type { Database, RollupProgress } from '../db/index.ts';
 
 /** What changed, as the browser's EventSource receives it (event name + JSON data). */
@@ -32,20 +33,18 @@ export class LiveUpdates {
   private readonly db: Database;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly periodMs: number;
   private readonly listeners = new Set<LiveListener>();
   private deviceFingerprints: Map<string, string> | undefined;
   private commandFingerprints: Map<string, string> | undefined;
   private rollupProgress: Map<string, RollupProgress> | undefined;
-  private running: AbortController | undefined;
-  private loop: Promise<void> | undefined;
+  private readonly task: PeriodicTask;
   private failing = false;
 
   constructor(options: LiveUpdatesOptions) {
     this.db = options.db;
     this.clock = options.clock;
     this.logger = options.logger;
-    this.periodMs = options.periodMs ?? 1000;
+    this.task = new PeriodicTask({ clock: this.clock, periodMs: options.periodMs ?? 1000, round: () => this.round() });
   }
 
   /** Calls `listener` for every event until the returned function is called. */
@@ -59,22 +58,11 @@ export class LiveUpdates {
   }
 
   start(): void {
-    if (this.running !== undefined) return;
-    const running = new AbortController();
-    this.running = running;
-    this.loop = (async () => {
-      while (!running.signal.aborted) {
-        await this.round();
-        await this.clock.sleep(this.periodMs, running.signal);
-      }
-    })();
+    this.task.start();
   }
 
   async stop(): Promise<void> {
-    this.running?.abort();
-    await this.loop;
-    this.running = undefined;
-    this.loop = undefined;
+    await this.task.stop();
   }
 
   /**
