@@ -96,8 +96,9 @@ describe('MariaDB specifics', () => {
       );
       const elapsed = Date.now() - started;
       expect(isConnectionError(error), String(error)).toBe(true);
+      // It waited for the query timeout rather than failing at once; that it gives up at all (no
+      // hang) is what the test's own timeout shows, so there is no upper bound on a loaded machine.
       expect(elapsed).toBeGreaterThanOrEqual(1_400);
-      expect(elapsed).toBeLessThan(3_500);
     }
 
     faultServer.thaw();

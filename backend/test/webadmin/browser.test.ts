@@ -1,6 +1,6 @@
 import type { Database } from '../../src/db/index.ts';
 import { BackendStack, SimulatedDevice } from '@iot/harness';
-import { eventually } from '@iot/harness/testing';
+import { eventually, holdsFor } from '@iot/harness/testing';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserSession, CHROMIUM_PATH, chromiumAvailable, DESKTOP, launchChromium, PHONE, seedArchiveDevice } from './browser-harness.ts';
@@ -21,7 +21,6 @@ const ARCHIVE = 'ui-archive';
 const HOSTILE_NAME = '<script>alert("xss")</script><img src=x onerror=alert(2)>';
 const LONG = 120_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Reads a `data-count`-like attribute as a number. */
 async function numberAttribute(locator: Locator, name: string): Promise<number> {
@@ -124,11 +123,16 @@ describe.skipIf(!hasChromium)('web admin in Chromium', () => {
     await page.getByTestId('command-history').waitFor();
     await page.getByTestId('cmd-stop').click();
     await historyRow(page, 'stop_measurement').and(page.locator('[data-state="answered"]')).waitFor({ timeout: 30_000 });
-    // Readings taken just before the stop may still be on their way: let them land first.
-    await sleep(3000);
+    // The uplink answers after it wrote measurement:enabled, and the sensor re-reads it at least
+    // every interval (1 s): no reading may be *measured* later than that after the answer, whenever
+    // it is recorded. A relation between timestamps, not a bound on speed.
+    const answeredAt = Date.now();
+    const live = devices[0]!;
+    await holdsFor(() => live.history().every((r) => r.measuredAt <= answeredAt + 1000), 5000, 'no reading measured more than 1 s after the stop was answered');
+    // Readings taken just before the stop land; after that the count stays put.
+    await live.drained(30_000);
     const stopped = await db.readings.countReadings(LIVE);
-    await sleep(5000);
-    expect(await db.readings.countReadings(LIVE)).toBe(stopped);
+    await holdsFor(async () => (await db.readings.countReadings(LIVE)) === stopped, 2000, 'no reading stored after the device drained');
     await page.getByTestId('measuring').filter({ hasText: /^off/ }).waitFor({ timeout: 20_000 });
 
     await page.getByTestId('cmd-start').click();
@@ -216,7 +220,7 @@ describe.skipIf(!hasChromium)('web admin in Chromium', () => {
       const injected = { scripts: await page.locator('script', { hasText: 'xss' }).count(), images: await page.locator('img').count() };
       expect(injected, path).toEqual({ scripts: 0, images: 0 });
     }
-    await sleep(500);
+    await holdsFor(() => session.dialogs.length === dialogsBefore, 500, 'no dialog opened by injected markup');
     expect(session.dialogs.slice(dialogsBefore)).toEqual([]);
   }, LONG);
 

@@ -81,7 +81,8 @@ describe('web admin API over SQLite', () => {
     }
     const limited = await web.fetch('/login', { method: 'POST', ...json({ username: 'mallory-target', password: 'right-pw' }) });
     expect(limited.status).toBe(429);
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(800);
+    // Until the oldest failure leaves the 15-minute window: positive, and never beyond the window.
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(900);
     expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('too_many_attempts');
     expect((await web.fetch('/login', { method: 'POST', ...json({ username: 'victor', password: 'victor-pw' }) })).status).toBe(200);
