@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { Then, When } from '@cucumber/cucumber';
 import { systemClock } from '@iot/common/clock';
 import { silentLogger } from '@iot/common/log';
-import { TopicScheme } from '@iot/common/protocol';
+import { REDIS_KEY, TopicScheme } from '@iot/common/protocol';
 import { DeviceControl } from '@iot/backend/control';
 import { SimulationControl } from '@iot/simulator/control';
 import { eventually, holdsFor } from '@iot/harness/testing';
@@ -42,7 +42,7 @@ When('the button of device {string} is pressed with bouncing contacts', async fu
 });
 
 Then('device {string} stops measuring', async function (this: SystemWorld, id: string) {
-  await eventually(async () => (await deviceRedis(this, id, (r) => r.get('measurement:enabled'))) === '0', 10_000, 'measurement:enabled to be 0');
+  await eventually(async () => (await deviceRedis(this, id, (r) => r.get(REDIS_KEY.measurementEnabled))) === '0', 10_000, `${REDIS_KEY.measurementEnabled} to be 0`);
   // One press, one toggle: bounce did not flip it back and forth.
   const toggles = this.device(id).button!.logs().filter((r) => r.event === 'measuring_toggled');
   assert.equal(toggles.length, 1, `expected one toggle, got ${toggles.length}`);
@@ -61,7 +61,7 @@ Then('device {string} stops measuring', async function (this: SystemWorld, id: s
 Then('device {string} measures again', async function (this: SystemWorld, id: string) {
   const before = recordedNow(this, id).length;
   await eventually(() => recordedNow(this, id).length >= before + 5, 15_000, 'readings after resuming');
-  assert.equal(await deviceRedis(this, id, (r) => r.get('measurement:enabled')), '1');
+  assert.equal(await deviceRedis(this, id, (r) => r.get(REDIS_KEY.measurementEnabled)), '1');
 });
 
 When('an operator sets the measurement interval of device {string} to {float} seconds', async function (this: SystemWorld, id: string, seconds: number) {

@@ -1,14 +1,9 @@
-import { type Command, MAX_PAYLOAD_BYTES, STREAM_KEY } from '@iot/common/protocol';
+import { type Command, encodeOriginalReading, MAX_PAYLOAD_BYTES, type OriginalStamp, STREAM_KEY } from '@iot/common/protocol';
 import type { Redis } from 'ioredis';
 import { CommandRefusal } from './command-errors.ts';
 
 /** Who the device is, as the original stamped it on every reading (BALENA_* variables, docs/original-system.md §11). */
-export interface DeviceMeta {
-  deviceId: string;
-  deviceType?: string;
-  appId?: string;
-  appName?: string;
-}
+export type DeviceMeta = OriginalStamp;
 
 /** Publishes one original-format readings message (a JSON array) on the values topic. */
 export type PublishValues = (readings: Record<string, string>[]) => Promise<void>;
@@ -39,25 +34,6 @@ export function measurementRange(command: Pick<Command, 'min_id' | 'max_id' | 'c
     }
   }
   return { min, max, count: Math.min(command.count ?? DEFAULT_SEND_COUNT, MAX_SEND_COUNT) };
-}
-
-/**
- * One stream entry in the original readings format: `_id` (the stream id), the device's identity,
- * then every stream field as its string. Identity fields (`_boot_id`, `_seq`) travel along so the
- * backend can recognise readings it already has from v1 batches.
- */
-function originalReading(id: string, flatFields: readonly string[], meta: DeviceMeta): Record<string, string> {
-  const reading: Record<string, string> = { _id: id, _device_uuid: meta.deviceId };
-  if (meta.deviceType !== undefined) reading._device_type = meta.deviceType;
-  if (meta.appId !== undefined) reading._app_id = meta.appId;
-  if (meta.appName !== undefined) reading._app_name = meta.appName;
-  const stamped = new Set(Object.keys(reading));
-  for (let i = 0; i + 1 < flatFields.length; i += 2) {
-    const name = flatFields[i]!;
-    // A stream field never overrides where or whom the reading came from.
-    if (!stamped.has(name)) reading[name] = flatFields[i + 1]!;
-  }
-  return reading;
 }
 
 /** Splits readings into JSON arrays that each fit in `maxBytes`, keeping stream order. */
@@ -92,7 +68,9 @@ export async function sendMeasurements(options: {
 }): Promise<{ count: number; messages: number; last_id?: string }> {
   const { min, max, count } = options.range;
   const entries = await options.redis.xrange(STREAM_KEY, min, max, 'COUNT', count);
-  const readings = entries.map(([id, fields]) => originalReading(id, fields, options.meta));
+  // Identity fields (`_boot_id`, `_seq`) travel along, so the backend recognises readings it
+  // already has from v1 batches.
+  const readings = entries.map(([id, fields]) => encodeOriginalReading(id, fields, options.meta));
   const chunks = chunkBySize(readings, MAX_PAYLOAD_BYTES);
   let published = 0;
   for (const chunk of chunks) {
