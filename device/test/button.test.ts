@@ -3,7 +3,7 @@ import { SimGpioController } from '@iot/simulator/hardware';
 import { Redis } from 'ioredis';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { StartStopButtonService } from '../src/button/index.ts';
-import { REDIS_KEY } from '../src/redis-keys.ts';
+import { REDIS_KEY } from '@iot/common/protocol';
 import { useRedisAndBroker } from './redis-and-broker.ts';
 
 const PIN = 17;

@@ -7,7 +7,7 @@ import { SimulatedHardware } from '@iot/simulator/hardware';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createChipDriver } from '../src/chips/index.ts';
 import { createRedisConnection } from '../src/redis-connection.ts';
-import { REDIS_KEY } from '../src/redis-keys.ts';
+import { REDIS_KEY } from '@iot/common/protocol';
 import { ChipSet, SensorService } from '../src/sensor/index.ts';
 import { useRedisAndBroker } from './redis-and-broker.ts';
 

@@ -1,7 +1,7 @@
 import { deviceStatus, reportedConfig, STREAM_KEY } from '@iot/common/protocol';
 import { eventually } from '@iot/harness/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { REDIS_KEY } from '../src/redis-keys.ts';
+import { REDIS_KEY } from '@iot/common/protocol';
 import { useRedisAndBroker } from './redis-and-broker.ts';
 import { addReadings, BOOT, DEVICE } from './uplink-fixtures.ts';
 

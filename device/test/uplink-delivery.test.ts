@@ -1,7 +1,7 @@
 import { STREAM_KEY } from '@iot/common/protocol';
 import { eventually, holdsFor, ManualClock } from '@iot/harness/testing';
 import { describe, expect, it } from 'vitest';
-import { REDIS_KEY } from '../src/redis-keys.ts';
+import { REDIS_KEY } from '@iot/common/protocol';
 import { useRedisAndBroker } from './redis-and-broker.ts';
 import { addReadings, BOOT, DEVICE, type ReceivedEntry, valuesOf } from './uplink-fixtures.ts';
 

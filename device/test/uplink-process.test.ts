@@ -1,6 +1,6 @@
 import { eventually } from '@iot/harness/testing';
 import { describe, expect, it } from 'vitest';
-import { REDIS_KEY } from '../src/redis-keys.ts';
+import { REDIS_KEY } from '@iot/common/protocol';
 import { useRedisAndBroker } from './redis-and-broker.ts';
 import { addReadings, type ReceivedEntry, readRetained } from './uplink-fixtures.ts';
 

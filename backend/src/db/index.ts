@@ -27,7 +27,6 @@ export {
   ReadingStore,
   type ReadingsCursor,
   type ReadingsMeta,
-  readingKeyOf,
   type ShutdownMarker,
   type ShutdownOutcome,
   type StoredReading,

@@ -85,8 +85,6 @@ export type ShutdownOutcome = 'recorded' | 'duplicate' | 'conflict';
 
 const READING_COLUMNS = ['device_id', 'reading_key', 'boot_id', 'seq', 'stream_id', 'measured_at', 'received_at', 'values_json'] as const;
 
-/** The unique key of a reading within its device (docs/delivery-guarantee.md §6). */
-export const readingKeyOf: (reading: Pick<NewReading, 'bootId' | 'seq' | 'streamId'>) => string = readingKey;
 
 /**
  * Readings, boots and device presence. Writing a batch is one transaction that stores each
@@ -285,7 +283,7 @@ export class ReadingStore {
   }
 
   private async findConflicts(sql: Sql, deviceId: string, readings: readonly NewReading[]): Promise<ReadingConflict[]> {
-    const keys = [...new Set(readings.map(readingKeyOf))];
+    const keys = [...new Set(readings.map(readingKey))];
     const stored = new Map<string, { measuredAt: number; values: Record<string, number> }>();
     for (let start = 0; start < keys.length; start += INSERT_CHUNK_ROWS) {
       const chunk = keys.slice(start, start + INSERT_CHUNK_ROWS);
@@ -299,7 +297,7 @@ export class ReadingStore {
     // (with an earlier batch, or between two entries of this one).
     const conflicts: ReadingConflict[] = [];
     for (const reading of readings) {
-      const key = readingKeyOf(reading);
+      const key = readingKey(reading);
       const existing = stored.get(key);
       if (existing === undefined) continue;
       if (existing.measuredAt !== reading.measuredAt || !sameValues(existing.values, reading.values)) {
@@ -332,7 +330,7 @@ function groupByBoot(deviceId: string, readings: readonly NewReading[], received
       group = { rows: [], boot: bootId === null ? undefined : { bootId, minSeq: r.seq as number, maxSeq: r.seq as number } };
       groups.set(bootId, group);
     }
-    group.rows.push([deviceId, readingKeyOf(r), r.bootId, r.seq, r.streamId, r.measuredAt, receivedAt, JSON.stringify(r.values)]);
+    group.rows.push([deviceId, readingKey(r), r.bootId, r.seq, r.streamId, r.measuredAt, receivedAt, JSON.stringify(r.values)]);
     if (group.boot !== undefined && r.seq !== null) {
       group.boot.minSeq = Math.min(group.boot.minSeq, r.seq);
       group.boot.maxSeq = Math.max(group.boot.maxSeq, r.seq);

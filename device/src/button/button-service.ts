@@ -2,7 +2,7 @@ import type { Logger } from '@iot/common/log';
 import type { Service } from '@iot/common/service';
 import type { Redis } from 'ioredis';
 import type { Edge, GpioController, GpioPin, Pull } from '@iot/hardware';
-import { REDIS_KEY } from '../redis-keys.ts';
+import { REDIS_KEY } from '@iot/common/protocol';
 
 /**
  * Flips `measurement:enabled` atomically: "0" becomes "1", anything else (or missing, which means

@@ -1,5 +1,5 @@
-import { PROTOCOL_VERSION, type ReadingsBatch } from '@iot/common/protocol';
-import { type OversizeEntry, toWireEntry } from './wire-entry.ts';
+import { type OversizeEntry, PROTOCOL_VERSION, type ReadingsBatch } from '@iot/common/protocol';
+import { toWireEntry } from './wire-entry.ts';
 
 export interface BatchLimits {
   /** Entries per batch (UPLINK_BATCH_MAX_COUNT). */

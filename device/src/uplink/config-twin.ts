@@ -2,18 +2,6 @@ import type { Logger } from '@iot/common/log';
 import { checkConfigValue, type DesiredConfig, PROTOCOL_VERSION, REDIS_KEY, REMOTE_CONFIG_KEYS, type ReportedConfig } from '@iot/common/protocol';
 import type { Redis } from 'ioredis';
 
-/**
- * Redis keys of the configuration twin (named with the original's in common/src/protocol/redis-keys.ts).
- * They live in the device's Redis with the settings they describe, so the applied state survives
- * restarts of the uplink and rolls back together with the settings after a power cut.
- */
-export const CONFIG_TWIN_KEY = {
-  /** The desired-config version applied last, a decimal integer; missing means 0 (none yet). */
-  appliedVersion: REDIS_KEY.configAppliedVersion,
-  /** JSON array of `{ key, code, message }`: keys of that version the device refused; missing means none. */
-  appliedErrors: REDIS_KEY.configAppliedErrors,
-} as const;
-
 type ConfigError = NonNullable<ReportedConfig['errors']>[number];
 
 /**
@@ -57,7 +45,7 @@ export class ConfigTwin {
 
   private async apply(desired: DesiredConfig): Promise<ReportedConfig> {
     try {
-      const applied = this.parseVersion(await this.redis.get(CONFIG_TWIN_KEY.appliedVersion));
+      const applied = this.parseVersion(await this.redis.get(REDIS_KEY.configAppliedVersion));
       if (desired.version <= applied) {
         this.logger.info({ event: 'config_desired_ignored', version: desired.version, applied }, 'desired configuration is not newer than the applied one');
         return await this.readReport();
@@ -71,9 +59,9 @@ export class ConfigTwin {
       }
       const transaction = this.redis.multi();
       for (const [key, value] of values) transaction.set(key, value);
-      transaction.set(CONFIG_TWIN_KEY.appliedVersion, String(desired.version));
-      if (errors.length > 0) transaction.set(CONFIG_TWIN_KEY.appliedErrors, JSON.stringify(errors));
-      else transaction.del(CONFIG_TWIN_KEY.appliedErrors);
+      transaction.set(REDIS_KEY.configAppliedVersion, String(desired.version));
+      if (errors.length > 0) transaction.set(REDIS_KEY.configAppliedErrors, JSON.stringify(errors));
+      else transaction.del(REDIS_KEY.configAppliedErrors);
       const results = await transaction.exec();
       const failed = results?.find(([error]) => error !== null)?.[0];
       if (results === null || failed) throw failed ?? new Error('transaction was aborted');
@@ -90,7 +78,7 @@ export class ConfigTwin {
   private async readReport(): Promise<ReportedConfig> {
     let raw: (string | null)[];
     try {
-      raw = await this.redis.mget(...REMOTE_CONFIG_KEYS, CONFIG_TWIN_KEY.appliedVersion, CONFIG_TWIN_KEY.appliedErrors);
+      raw = await this.redis.mget(...REMOTE_CONFIG_KEYS, REDIS_KEY.configAppliedVersion, REDIS_KEY.configAppliedErrors);
     } catch (error) {
       throw new Error(`could not read the device configuration: ${messageOf(error)}`, { cause: error });
     }
@@ -113,7 +101,7 @@ export class ConfigTwin {
     if (raw === null) return 0;
     const version = Number(raw);
     if (Number.isSafeInteger(version) && version >= 0) return version;
-    this.logger.warn({ event: 'bad_setting', key: CONFIG_TWIN_KEY.appliedVersion, value: raw }, 'applied config version is not an integer; treating it as 0');
+    this.logger.warn({ event: 'bad_setting', key: REDIS_KEY.configAppliedVersion, value: raw }, 'applied config version is not an integer; treating it as 0');
     return 0;
   }
 
@@ -125,7 +113,7 @@ export class ConfigTwin {
     } catch {
       // Reported below.
     }
-    this.logger.warn({ event: 'bad_setting', key: CONFIG_TWIN_KEY.appliedErrors }, 'stored config refusals are unreadable; reporting none');
+    this.logger.warn({ event: 'bad_setting', key: REDIS_KEY.configAppliedErrors }, 'stored config refusals are unreadable; reporting none');
     return [];
   }
 

@@ -1,10 +1,10 @@
 import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
 import { mqttConnection } from '@iot/common/mqtt-env';
-import type { ReadingsBatch } from '@iot/common/protocol';
+import type { OriginalStamp, ReadingsBatch } from '@iot/common/protocol';
 import type { Redis } from 'ioredis';
 import { createRedisConnection } from '../redis-connection.ts';
-import { CommandHandler, type DeviceMeta } from './commands/index.ts';
+import { CommandHandler } from './commands/index.ts';
 import { type UplinkConfig, uplinkTopics } from './config.ts';
 import { ConfigTwin } from './config-twin.ts';
 import { BalenaSupervisorRebooter, CallbackRebooter, type Rebooter } from './rebooter.ts';
@@ -30,7 +30,7 @@ export interface CreateUplinkOptions {
 /** Wires the uplink from its config: blocking Redis connection, rebooter, command handler, config twin. */
 export function createUplink(options: CreateUplinkOptions): UplinkService {
   const { config, redis, logger, clock } = options;
-  const deviceMeta: DeviceMeta = {
+  const deviceMeta: OriginalStamp = {
     deviceId: config.BALENA_DEVICE_UUID,
     ...(config.BALENA_DEVICE_TYPE === undefined ? {} : { deviceType: config.BALENA_DEVICE_TYPE }),
     ...(config.BALENA_APP_ID === undefined ? {} : { appId: config.BALENA_APP_ID }),

@@ -1,9 +1,9 @@
 export { AckTracker, type AckVerdict, type SentBatch } from './ack-tracker.ts';
 export { type Batch, type BatchEnvelope, type BatchLimits, buildBatch, type StreamEntry } from './batch-builder.ts';
 export { type BacklogState, BatchSender, type BatchSenderOptions } from './batch-sender.ts';
-export { CommandHandler, type CommandHandlerOptions, type CommandOutcome, type DeviceMeta, type PublishValues } from './commands/index.ts';
+export { CommandHandler, type CommandHandlerOptions, type CommandOutcome, type PublishValues } from './commands/index.ts';
 export { checkUplinkEnv, parseUplinkConfig, type UplinkConfig, uplinkConfigSchema, type UplinkEnvConfig, uplinkEnv, uplinkTopics } from './config.ts';
-export { CONFIG_TWIN_KEY, ConfigTwin } from './config-twin.ts';
+export { ConfigTwin } from './config-twin.ts';
 export { type CreateUplinkOptions, createRebooter, createUplink } from './create-uplink.ts';
 export { CursorStore } from './cursor-store.ts';
 export { type MqttConnection, MqttLink, type MqttLinkOptions, type Subscription } from './mqtt-link.ts';
@@ -14,4 +14,4 @@ export { offlineStatus, StatusReporter, type StatusReporterOptions } from './sta
 export { type Cursor, formatCursor, isAfter, type ParsedCursor, parseCursor, xreadId } from './stream-cursor.ts';
 export { type StreamMeasure, StreamTrimmer } from './stream-trimmer.ts';
 export { type CommandRunner, type ConfigTwinPort, UplinkService, type UplinkServiceOptions } from './uplink-service.ts';
-export { type MappedEntry, type OversizeEntry, type RawEntry, toWireEntry, type WireEntry } from './wire-entry.ts';
+export { type MappedEntry, toWireEntry } from './wire-entry.ts';

@@ -1,6 +1,6 @@
 import type { Logger } from '@iot/common/log';
 import type { Redis } from 'ioredis';
-import { REDIS_KEY } from '../redis-keys.ts';
+import { REDIS_KEY } from '@iot/common/protocol';
 
 export interface SenderSettings {
   /** `mqtt_sender:enabled` is not "0". */

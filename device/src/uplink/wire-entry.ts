@@ -1,18 +1,12 @@
 import {
-  type BatchEntry,
   decodeStreamEntry,
   decodeStreamId,
   encodeBatchEntry,
   isStreamId,
-  type OversizeEntry,
   type RawEntry,
   type ReadingEntry,
   type ShutdownEntry,
 } from '@iot/common/protocol';
-
-/** The batch entry forms live with their codec in common (protocol/batch-entry.ts); re-exported for uplink modules. */
-export type { OversizeEntry, RawEntry };
-export type WireEntry = BatchEntry;
 
 export type MappedEntry = { entry: ReadingEntry | ShutdownEntry; problem?: undefined } | { entry: RawEntry; problem: string };
 

@@ -7,18 +7,19 @@ import {
   type CommandResponse,
   checkConfigValue,
   isReadableConfigKey,
+  type OriginalStamp,
   PROTOCOL_VERSION,
   READ_ONLY_CONFIG_KEYS,
+  REDIS_KEY,
   REMOTE_CONFIG_KEYS,
 } from '@iot/common/protocol';
 import type { Redis } from 'ioredis';
-import { REDIS_KEY } from '../../redis-keys.ts';
 import type { Rebooter } from '../rebooter.ts';
 import { CommandRefusal, describeFailure, isTransient } from './command-errors.ts';
 import type { CommandOutcome } from './command-outcome.ts';
 import { parseCommand } from './parse-command.ts';
 import { RecentCommands } from './recent-commands.ts';
-import { type DeviceMeta, measurementRange, type PublishValues, sendMeasurements } from './send-measurements.ts';
+import { measurementRange, type PublishValues, sendMeasurements } from './send-measurements.ts';
 
 /** How many command ids are remembered to answer repeats without running them again. */
 const REMEMBERED_COMMAND_IDS = 500;
@@ -30,7 +31,7 @@ export interface CommandHandlerOptions {
   rebooter: Rebooter;
   /** Publishes one original-format readings message on the values topic (send_measurements). */
   publishValues: PublishValues;
-  deviceMeta: DeviceMeta;
+  deviceMeta: OriginalStamp;
 }
 
 /** The answer's body without the fields every answer has. */
@@ -50,7 +51,7 @@ export class CommandHandler {
   private readonly clock: Clock;
   private readonly rebooter: Rebooter;
   private readonly publishValues: PublishValues;
-  private readonly deviceMeta: DeviceMeta;
+  private readonly deviceMeta: OriginalStamp;
   private readonly recent = new RecentCommands({ capacity: REMEMBERED_COMMAND_IDS, shouldForget: (o) => isTransient(o.response.error?.code) });
 
   constructor(options: CommandHandlerOptions) {

@@ -1,3 +1,3 @@
 export { CommandHandler, type CommandHandlerOptions } from './command-handler.ts';
 export type { CommandOutcome } from './command-outcome.ts';
-export type { DeviceMeta, PublishValues } from './send-measurements.ts';
+export type { PublishValues } from './send-measurements.ts';

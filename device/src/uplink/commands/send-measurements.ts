@@ -2,8 +2,6 @@ import { type Command, encodeOriginalReading, MAX_PAYLOAD_BYTES, type OriginalSt
 import type { Redis } from 'ioredis';
 import { CommandRefusal } from './command-errors.ts';
 
-/** Who the device is, as the original stamped it on every reading (BALENA_* variables, docs/original-system.md §11). */
-export type DeviceMeta = OriginalStamp;
 
 /** Publishes one original-format readings message (a JSON array) on the values topic. */
 export type PublishValues = (readings: Record<string, string>[]) => Promise<void>;
@@ -63,7 +61,8 @@ function chunkBySize(readings: readonly Record<string, string>[], maxBytes: numb
 export async function sendMeasurements(options: {
   redis: Redis;
   range: MeasurementRange;
-  meta: DeviceMeta;
+  /** Who the device is, as the original stamped it on every reading (docs/original-system.md §11). */
+  meta: OriginalStamp;
   publishValues: PublishValues;
 }): Promise<{ count: number; messages: number; last_id?: string }> {
   const { min, max, count } = options.range;
