@@ -2,10 +2,14 @@ import { strict as assert } from 'node:assert';
 import { Then, When } from '@cucumber/cucumber';
 import { eventually } from '@iot/harness/testing';
 import mqtt from 'mqtt';
+import { deviceClientId } from '@iot/backend/broker';
 import type { SystemWorld } from '../support/world.ts';
 
+// The broker binds a device's login to the client id device-<id> (docs/security.md §2), so these
+// clients are the hostile device itself, provisioned but not running; with a running device's
+// login they would only take over its session.
 When('a client with the credentials of device {string} publishes malformed readings', async function (this: SystemWorld, id: string) {
-  const client = await mqtt.connectAsync({ host: '127.0.0.1', port: this.backend.brokerPort, ...this.backend.login(id), clientId: `intruder-${id}`, protocolVersion: 4 });
+  const client = await mqtt.connectAsync({ host: '127.0.0.1', port: this.backend.brokerPort, ...this.backend.login(id), clientId: deviceClientId(id), protocolVersion: 4 });
   try {
     const topic = `iot-projekt/device/${id}/readings`;
     const payloads: Record<string, string> = {
@@ -31,7 +35,7 @@ Then('each malformed message is recorded as rejected with its reason', async fun
 });
 
 When('device {string} tries to publish readings as device {string} and to read its commands', async function (this: SystemWorld, id: string, victim: string) {
-  const client = await mqtt.connectAsync({ host: '127.0.0.1', port: this.backend.brokerPort, ...this.backend.login(id), clientId: `spoof-${id}`, protocolVersion: 4, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync({ host: '127.0.0.1', port: this.backend.brokerPort, ...this.backend.login(id), clientId: deviceClientId(id), protocolVersion: 4, reconnectPeriod: 0 });
   // MQTT.js rejects a subscription whose SUBACK says "failure" (0x80); the codes are on the error.
   this.facts.subscribeGranted = await client.subscribeAsync(`iot-projekt/device/${victim}/request`, { qos: 1 }).then(
     (granted) => granted.map((g) => g.qos),

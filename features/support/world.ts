@@ -13,6 +13,8 @@ export interface SystemOptions {
   receivers?: number;
   sharedGroup?: string;
   withButton?: boolean;
+  /** Device logins the broker knows but no simulated device uses: a hostile device's own credentials. */
+  provisionedOnly?: readonly string[];
 }
 
 /**
@@ -41,7 +43,7 @@ export class SystemWorld extends World {
 
   async startSystem(options: SystemOptions): Promise<void> {
     const ids = Array.from({ length: options.devices }, (_, i) => `dev-${i + 1}`);
-    this.stack = await new BackendStack({ deviceIds: ids, broker: options.broker }).start();
+    this.stack = await new BackendStack({ deviceIds: [...ids, ...(options.provisionedOnly ?? [])], broker: options.broker }).start();
     for (let i = 0; i < (options.receivers ?? 1); i++) {
       await this.stack.startReceiver({ ...(options.sharedGroup === undefined ? {} : { group: options.sharedGroup }), env: { LOG_LEVEL: 'debug' } });
     }

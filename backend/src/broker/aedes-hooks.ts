@@ -1,6 +1,8 @@
 import type { Logger } from '@iot/common/log';
 import type { AedesOptions, AuthenticateError, Client, Connection } from 'aedes';
-import type { AuthRefusal, BrokerPolicy, ClientIdentity } from './policy.ts';
+import { LoginGuard, type LoginGuardOptions, type LoginOutcome, type LoginRefusal } from './login-guard.ts';
+import type { BrokerPolicy, ClientIdentity } from './policy.ts';
+import type { PublishBackpressure } from './publish-backpressure.ts';
 
 /** How a connection reached the broker, for log lines. */
 export interface ConnectionInfo {
@@ -20,15 +22,26 @@ export class PolicyRefusalError extends Error {
 
 /**
  * CONNACK return codes (MQTT 3.1.1 §3.2.2.3, Table 3.1): 4 "bad user name or password" when
- * credentials were given and are wrong, 5 "not authorized" for a client that gave none. aedes 1.x
- * speaks 3.1/3.1.1 only; a 5.0 client already gets 1 "unacceptable protocol version" [MQTT-3.1.2-2].
+ * credentials were given and are wrong, 5 "not authorized" for a client that gave none, 2
+ * "identifier rejected" for a client id that is not the user's [MQTT-3.1.3-9], and 3 "server
+ * unavailable" when the credentials were not even checked (over the failure limit, or too many
+ * logins waiting for a hash): a right password must not be told it is wrong. aedes 1.x speaks
+ * 3.1/3.1.1 only; a 5.0 client already gets 1 "unacceptable protocol version" [MQTT-3.1.2-2].
  */
-const CONNACK_CODE: Record<AuthRefusal, 4 | 5> = {
+const CONNACK_CODE: Record<LoginRefusal, 2 | 3 | 4 | 5> = {
   anonymous_not_allowed: 5,
   unknown_user: 4,
   missing_password: 4,
   wrong_password: 4,
+  client_id_not_owned: 2,
+  throttled: 3,
+  busy: 3,
 };
+
+/** Over a limit an attacker can cause a refusal per packet; log the 1st, 10th, 100th, … in a row. */
+function worthLogging(inARow: number): boolean {
+  return Number.isInteger(Math.log10(inARow));
+}
 
 const MAX_LOGGED_TOPIC = 256;
 function loggable(topic: string): string {
@@ -41,12 +54,16 @@ function loggable(topic: string): string {
  */
 export class AedesPolicyHooks {
   private readonly policy: BrokerPolicy;
+  private readonly guard: LoginGuard;
   private readonly logger: Logger;
+  private busyInARow = 0;
+  private backpressure: PublishBackpressure | undefined;
   private readonly identities = new WeakMap<Client, ClientIdentity>();
   private readonly connections = new WeakMap<Connection, ConnectionInfo>();
 
-  constructor(policy: BrokerPolicy, logger: Logger) {
+  constructor(policy: BrokerPolicy, logger: Logger, login: Omit<LoginGuardOptions, 'policy'> = {}) {
     this.policy = policy;
+    this.guard = new LoginGuard({ ...login, policy });
     this.logger = logger;
   }
 
@@ -70,6 +87,11 @@ export class AedesPolicyHooks {
     };
   }
 
+  /** From now on, hold publishes back while a session they would be queued for is full. */
+  holdPublishesWith(backpressure: PublishBackpressure): void {
+    this.backpressure = backpressure;
+  }
+
   identityOf(client: Client): ClientIdentity | undefined {
     return this.identities.get(client);
   }
@@ -78,16 +100,18 @@ export class AedesPolicyHooks {
   options(): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
     return {
       authenticate: (client, username, password, done) => {
-        this.policy.authenticate(username, password).then(
-          (result) => {
-            if (result.ok) {
-              this.identities.set(client, result.identity);
+        const remoteAddress = client.conn === undefined ? undefined : this.connections.get(client.conn)?.remoteAddress;
+        // aedes has set client.id from the CONNECT, or to a random `aedes_…` id for an empty one [MQTT-3.1.3-6].
+        this.guard.login({ username, password, clientId: client.id, remoteAddress }).then(
+          (outcome) => {
+            if (outcome.ok) {
+              this.identities.set(client, outcome.identity);
               done(null, true);
               return;
             }
-            const returnCode = CONNACK_CODE[result.reason];
-            this.logger.warn({ event: 'auth_refused', ...this.describe(client), username, reason: result.reason, returnCode }, 'connection refused');
-            const error = Object.assign(new PolicyRefusalError('connect', result.reason), { returnCode }) as AuthenticateError;
+            const returnCode = CONNACK_CODE[outcome.reason];
+            this.logRefusal(client, username, outcome, returnCode);
+            const error = Object.assign(new PolicyRefusalError('connect', outcome.reason), { returnCode }) as AuthenticateError;
             done(error, false);
           },
           (error: unknown) => {
@@ -111,7 +135,7 @@ export class AedesPolicyHooks {
         const payloadBytes = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
         const decision = identity === undefined ? ({ ok: false, reason: 'no_identity' } as const) : this.policy.authorizePublish(identity, packet.topic, payloadBytes);
         if (decision.ok) {
-          done(null);
+          this.admitPublish(client, packet, done);
           return;
         }
         this.logger.warn(
@@ -137,5 +161,40 @@ export class AedesPolicyHooks {
         done(null, null);
       },
     };
+  }
+
+  private logRefusal(client: Client, username: string | undefined, outcome: Exclude<LoginOutcome, { ok: true }>, returnCode: number): void {
+    const fields = { ...this.describe(client), username, returnCode };
+    if (outcome.reason === 'throttled') {
+      this.busyInARow = 0;
+      if (worthLogging(outcome.refusedInARow)) {
+        this.logger.warn({ event: 'auth_throttled', ...fields, limit: outcome.limit, address: outcome.address, refusedInARow: outcome.refusedInARow }, 'connection refused without checking: too many failed logins');
+      }
+    } else if (outcome.reason === 'busy') {
+      this.busyInARow++;
+      if (worthLogging(this.busyInARow)) this.logger.warn({ event: 'auth_busy', ...fields, refusedInARow: this.busyInARow, hashing: this.guard.hashLoad() }, 'connection refused: too many logins waiting');
+    } else {
+      this.busyInARow = 0;
+      this.logger.warn({ event: 'auth_refused', ...fields, reason: outcome.reason }, 'connection refused');
+    }
+  }
+
+  /**
+   * Lets an authorised publish through, at once or once the sessions it would fill have room
+   * (publish-backpressure.ts). A Last Will (published while its client closes) and the broker's
+   * own publishes are never held: nobody is left to pause.
+   */
+  private admitPublish(client: Client | null, packet: { topic: string; qos: number }, done: (error?: Error | null) => void): void {
+    const backpressure = this.backpressure;
+    if (backpressure === undefined || client === null || client.closed || !backpressure.mayHold(packet.qos)) {
+      done(null);
+      return;
+    }
+    const onHeld = (sessions: string[]) =>
+      this.logger.debug({ event: 'publish_held', ...this.describe(client), topic: loggable(packet.topic), sessions: sessions.slice(0, 10) }, 'publish held back: a session it goes to is full');
+    backpressure.admit(client.id, packet.topic, packet.qos, () => !client.closed, onHeld).then(
+      () => done(null),
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    );
   }
 }

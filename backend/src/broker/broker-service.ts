@@ -7,8 +7,11 @@ import type { Service } from '@iot/common/service';
 import { Aedes, type Client } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { AedesPolicyHooks, type ConnectionInfo, PolicyRefusalError } from './aedes-hooks.ts';
+import type { LoginGuardOptions } from './login-guard.ts';
 import { MalformedLengthError, PacketSizeGuard, PacketTooLargeError } from './packet-size-guard.ts';
 import type { BrokerPolicy } from './policy.ts';
+import { PublishBackpressure } from './publish-backpressure.ts';
+import { DEFAULT_SESSION_QUEUE_LIMIT, type SessionPersistence, SessionQueues } from './session-queues.ts';
 
 export interface BrokerListenOptions {
   host: string;
@@ -25,6 +28,10 @@ export interface BrokerServiceOptions {
   /** Connections sending a larger MQTT packet are closed (see packet-size-guard.ts). */
   maxPacketBytes: number;
   logger: Logger;
+  /** Failed-login limits and hashing slots (login-guard.ts); defaults when omitted. */
+  login?: Omit<LoginGuardOptions, 'policy'>;
+  /** QoS 1/2 messages a persistent session may hold before publishers to it are held back (session-queues.ts). */
+  sessionQueueLimit?: number;
 }
 
 interface Listener {
@@ -49,7 +56,7 @@ export class BrokerService implements Service {
   constructor(options: BrokerServiceOptions) {
     this.options = options;
     this.logger = options.logger;
-    this.hooks = new AedesPolicyHooks(options.policy, options.logger);
+    this.hooks = new AedesPolicyHooks(options.policy, options.logger, options.login);
   }
 
   /** The ports actually listened on, by transport. */
@@ -61,8 +68,22 @@ export class BrokerService implements Service {
     if (this.options.policy.allowAnonymous) {
       this.logger.warn({ event: 'anonymous_allowed' }, 'MQTT_ALLOW_ANONYMOUS is on: clients without credentials get service rights; never do this outside local development');
     }
-    const broker = await Aedes.createBroker({ ...this.hooks.options() });
+    const broker = await Aedes.createBroker({
+      ...this.hooks.options(),
+      // No routing queue in mqemitter (aedes's default caps routing at 100 messages and queues the
+      // rest). Completing a queued message with no subscriber left calls the next one on the same
+      // stack, so a backlog of them (a lagging subscriber gone) overflowed it: "RangeError: Maximum
+      // call stack size exceeded" at mqemitter released → _do → aedes nextBatch. Without the queue
+      // routing is bounded by the publishers themselves: aedes reads a client's next packets only
+      // once the previous ones are routed, a subscriber's full socket holds that routing
+      // (write → drain), and full persistent sessions hold the publish (publish-backpressure.ts).
+      concurrency: 0,
+    });
     this.broker = broker;
+    const persistence = (broker as unknown as { persistence: SessionPersistence }).persistence;
+    const queues = new SessionQueues({ limit: this.options.sessionQueueLimit ?? DEFAULT_SESSION_QUEUE_LIMIT, logger: this.logger });
+    queues.attach(persistence);
+    this.hooks.holdPublishesWith(new PublishBackpressure({ queues, persistence }));
     this.observe(broker);
     try {
       const { host, port, tls, wsPort } = this.options.listen;

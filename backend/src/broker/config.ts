@@ -1,5 +1,7 @@
 import { env, parseEnv, topicEnv, z } from '@iot/common/config';
 import { MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
+import { DEFAULT_LOGIN_LIMITS } from './login-throttle.ts';
+import { DEFAULT_SESSION_QUEUE_LIMIT } from './session-queues.ts';
 
 /** MQTT's own ceiling on a packet's remaining length (3.1.1 §2.2.3, 5.0 §1.5.5): 268,435,455 bytes. */
 const MQTT_MAX_REMAINING_LENGTH = 268_435_455;
@@ -20,6 +22,12 @@ export const brokerEnv = {
   /** Local development only: clients without a username connect with service rights. */
   MQTT_ALLOW_ANONYMOUS: env.boolean().prefault('false'),
   MQTT_MAX_PAYLOAD_BYTES: env.integer(1, MQTT_MAX_REMAINING_LENGTH).prefault(String(MAX_PAYLOAD_BYTES)),
+  /** Failed logins a remote address, or a username, may have in a burst (login-throttle.ts). */
+  MQTT_AUTH_FAILURE_BURST: env.integer(1, 1_000_000).prefault(String(DEFAULT_LOGIN_LIMITS.burst)),
+  /** Seconds until one more failed login is allowed once the burst is used up. */
+  MQTT_AUTH_FAILURE_REFILL_SECONDS: env.integer(1, 86_400).prefault(String(DEFAULT_LOGIN_LIMITS.refillMs / 1000)),
+  /** QoS 1/2 messages a persistent session may hold (queued or unacknowledged) before publishers to it are held back. */
+  MQTT_SESSION_QUEUE_LIMIT: env.integer(1, 10_000_000).prefault(String(DEFAULT_SESSION_QUEUE_LIMIT)),
   ...topicEnv,
 };
 

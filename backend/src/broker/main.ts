@@ -18,6 +18,8 @@ await runService({
       policy,
       logger,
       maxPacketBytes: maxPacketBytes(config.MQTT_MAX_PAYLOAD_BYTES),
+      sessionQueueLimit: config.MQTT_SESSION_QUEUE_LIMIT,
+      login: { limits: { burst: config.MQTT_AUTH_FAILURE_BURST, refillMs: config.MQTT_AUTH_FAILURE_REFILL_SECONDS * 1000 } },
       listen: {
         host: config.MQTT_HOST,
         port: config.MQTT_PORT,

@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TopicScheme } from '@iot/common/protocol';
 import type { CredentialUser } from './credentials.ts';
+import { findDynamicSecurityPlugin, renderMosquittoClientIds } from './mosquitto-client-ids.ts';
 import { verifyPassword } from './password-hash.ts';
 import { deviceTopics } from './policy.ts';
 
 /**
  * The broker policy (policy.ts) rendered for Mosquitto 2.x: a mosquitto.conf, an ACL file with one
- * explicit line per granted topic, and a password file.
+ * explicit line per granted topic, a password file, and the dynamic-security file that binds each
+ * device user to its client id (mosquitto-client-ids.ts, with what Mosquitto cannot express).
  *
  * Limitation: Mosquitto cannot read our scrypt hashes and we cannot produce its hashes from ours,
  * so the password file is made from the *plain* passwords, which the caller must supply (tests
@@ -60,6 +62,8 @@ export interface MosquittoConfOptions {
   allowAnonymous?: boolean;
   /** A `listener` line; leave out to add listeners elsewhere (e.g. a test harness on a free port). */
   listener?: { port: number; host?: string };
+  /** Binds device client ids (mosquitto-client-ids.ts): the dynamic-security plugin and its file. */
+  clientIds?: { plugin: string; file: string };
 }
 
 /** mosquitto.conf for Mosquitto 2.x (option names and semantics per mosquitto.conf(5) of 2.0). */
@@ -71,6 +75,7 @@ export function renderMosquittoConf(options: MosquittoConfOptions): string {
     `allow_anonymous ${options.allowAnonymous === true ? 'true' : 'false'}`,
     `password_file ${options.passwordFile}`,
     `acl_file ${options.aclFile}`,
+    ...(options.clientIds === undefined ? [] : [`plugin ${options.clientIds.plugin}`, `plugin_opt_config_file ${options.clientIds.file}`]),
     // Payload limit: larger PUBLISHes are dropped, the QoS flow still completes (5.0 clients get a
     // reason code); the packet limit disconnects, like the aedes service's PacketSizeGuard.
     // Mosquitto 2.0 notes that max_packet_size is preferred; only message_size_limit limits the payload exactly.
@@ -90,12 +95,19 @@ export interface MosquittoFilesOptions extends Omit<MosquittoAclOptions, 'source
   listener?: { port: number; host?: string };
   /** mosquitto_passwd binary. */
   mosquittoPasswd?: string;
+  /**
+   * The dynamic-security plugin that binds device client ids; found in the usual places when
+   * omitted. `false` renders without it, so any device may take any client id: never in production.
+   */
+  dynamicSecurityPlugin?: string | false;
 }
 
 export interface MosquittoFiles {
   confFile: string;
   aclFile: string;
   passwordFile: string;
+  /** The dynamic-security file binding device client ids, unless rendered without it. */
+  clientIdFile: string | undefined;
   /** The text of mosquitto.conf. */
   conf: string;
 }
@@ -115,6 +127,10 @@ export async function writeMosquittoFiles(dir: string, options: MosquittoFilesOp
     else if (!(await verifyPassword(password, user.password_hash))) problems.push(`the plain password given for "${user.username}" does not match its hash`);
   }
   if (problems.length > 0) throw new Error(`cannot render the Mosquitto password file:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  const plugin = options.dynamicSecurityPlugin === undefined ? findDynamicSecurityPlugin() : options.dynamicSecurityPlugin;
+  if (plugin === undefined) {
+    throw new Error('cannot bind device client ids: mosquitto_dynamic_security.so (Mosquitto 2.0) was not found; pass its path as dynamicSecurityPlugin');
+  }
 
   const aclFile = join(dir, 'acl');
   const passwordFile = join(dir, 'passwd');
@@ -122,7 +138,10 @@ export async function writeMosquittoFiles(dir: string, options: MosquittoFilesOp
   writeFileSync(aclFile, renderMosquittoAcl(options), { mode: 0o600 });
   writeFileSync(passwordFile, options.users.map((u) => `${u.username}:${options.passwords.get(u.username)}\n`).join(''), { mode: 0o600 });
   await promisify(execFile)(options.mosquittoPasswd ?? 'mosquitto_passwd', ['-U', passwordFile]);
-  const conf = renderMosquittoConf({ ...options, passwordFile, aclFile });
+  const clientIdFile = plugin === false ? undefined : join(dir, 'client-ids.json');
+  if (clientIdFile !== undefined) writeFileSync(clientIdFile, renderMosquittoClientIds(options.users), { mode: 0o600 });
+  const clientIds = plugin === false || clientIdFile === undefined ? {} : { clientIds: { plugin, file: clientIdFile } };
+  const conf = renderMosquittoConf({ ...options, passwordFile, aclFile, ...clientIds });
   writeFileSync(confFile, conf, { mode: 0o600 });
-  return { confFile, aclFile, passwordFile, conf };
+  return { confFile, aclFile, passwordFile, clientIdFile, conf };
 }

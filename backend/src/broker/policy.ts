@@ -1,23 +1,20 @@
 import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, type TopicScheme } from '@iot/common/protocol';
+import { type ClientIdRefusal, ClientIdRule } from './client-id-rule.ts';
 import type { CredentialSet } from './credentials.ts';
+import type { ClientIdentity, Decision } from './identity.ts';
 import { SCRYPT_DEFAULTS, verifyPassword } from './password-hash.ts';
+
+export type { ClientIdentity, Decision } from './identity.ts';
 
 /**
  * Who may connect and which topics they may use (docs/security.md §2, §3), free of any broker library: the
  * aedes hooks call it, and the Mosquitto ACL renderer states the same rules as ACL lines.
  */
 
-/** A connected client: a device (rights on its own topics only) or a backend service. */
-export type ClientIdentity =
-  | { role: 'device'; username: string; deviceId: string }
-  /** `username` is undefined for an anonymous client admitted by `allowAnonymous`. */
-  | { role: 'service'; username: string | undefined };
-
 export type AuthRefusal = 'anonymous_not_allowed' | 'unknown_user' | 'missing_password' | 'wrong_password';
 export type PublishRefusal = 'payload_too_large' | 'reserved_topic' | 'not_own_topic';
 export type SubscribeRefusal = 'not_own_topic';
 
-export type Decision<R> = { ok: true } | { ok: false; reason: R };
 export type AuthResult = { ok: true; identity: ClientIdentity } | { ok: false; reason: AuthRefusal };
 
 export interface BrokerPolicyOptions {
@@ -45,9 +42,11 @@ export class BrokerPolicy {
   readonly maxPayloadBytes: number;
   private readonly credentials: CredentialSet;
   private readonly topics: TopicScheme;
+  private readonly clientIds: ClientIdRule;
 
   constructor(options: BrokerPolicyOptions) {
     this.credentials = options.credentials;
+    this.clientIds = new ClientIdRule(options.credentials);
     this.topics = options.topics;
     this.maxPayloadBytes = options.maxPayloadBytes;
     this.allowAnonymous = options.allowAnonymous ?? false;
@@ -70,6 +69,19 @@ export class BrokerPolicy {
       ok: true,
       identity: user.role === 'device' ? { role: 'device', username: user.username, deviceId: user.device_id } : { role: 'service', username: user.username },
     };
+  }
+
+  /** Whether `username` is in the credential file (for the login limits, which track unknown names apart). */
+  isKnownUser(username: string): boolean {
+    return this.credentials.find(username) !== undefined;
+  }
+
+  /**
+   * May `identity` connect with `clientId`? Checked after the password, so only a holder of valid
+   * credentials learns that an id is taken (rules in client-id-rule.ts).
+   */
+  authorizeClientId(identity: ClientIdentity, clientId: string): Decision<ClientIdRefusal> {
+    return this.clientIds.check(identity, clientId);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { deviceClientId } from '../broker/client-id-rule.ts';
 import { type CredentialFile, type CredentialUser, credentialUser, loadCredentialFile, saveCredentialFile } from '../broker/credentials.ts';
 import { hashPassword } from '../broker/password-hash.ts';
 import { OperationError, parseCliArgs, readPassword, required, runCli, singleCommand, UsageError } from './cli-support.ts';
@@ -11,7 +12,9 @@ import { OperationError, parseCliArgs, readPassword, required, runCli, singleCom
 
 const USAGE = `usage:
   mqtt-user add    --file FILE --username NAME --role device|service [--device-id ID] [--password-env VAR] [--replace]
-                   (the password is read from stdin unless --password-env names a variable holding it)
+                   (the password is read from stdin unless --password-env names a variable holding it;
+                   a device user must connect with client id device-<device id>, a service user NAME
+                   with NAME or NAME-<anything>: backend/src/broker/client-id-rule.ts)
   mqtt-user list   --file FILE
   mqtt-user remove --file FILE --username NAME
 `;
@@ -53,7 +56,9 @@ async function add(values: ReturnType<typeof parse>['values']): Promise<void> {
   const user: CredentialUser = { ...draft.data, password_hash: await hashPassword(password) };
   const users = existing >= 0 ? credentials.users.map((u, i) => (i === existing ? user : u)) : [...credentials.users, user];
   saveCredentialFile(file, { users });
-  process.stdout.write(`${existing >= 0 ? 'replaced' : 'added'} ${role} user "${username}" in ${file}\n`);
+  // The broker binds client ids to users (client-id-rule.ts); say which ones, so the client is configured to match.
+  const clientIds = user.role === 'device' ? `client id ${deviceClientId(user.device_id)}` : `client ids ${username} or ${username}-<anything>`;
+  process.stdout.write(`${existing >= 0 ? 'replaced' : 'added'} ${role} user "${username}" in ${file}; it connects with ${clientIds}\n`);
 }
 
 function list(values: ReturnType<typeof parse>['values']): void {

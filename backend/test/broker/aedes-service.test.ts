@@ -37,16 +37,16 @@ describe('aedes broker service', () => {
   it('logs connections and every refusal as JSON lines with an event field', async () => {
     const service = aedes.broker.service;
     await connackRefusal(aedes.broker.url, { username: USERS.dev1.username, password: 'wrong' }, 4);
-    const device = track(await connect(aedes.broker.url, dev1, 4, { clientId: 'log-test-dev-1' }));
+    const device = track(await connect(aedes.broker.url, dev1, 4, { clientId: 'device-dev-1' }));
     await subscribeCodes(device, ['iot-projekt/device/dev-2/ack']);
     await publishOutcome(device, 'iot-projekt/device/dev-2/status', 'forged');
 
-    const find = (event: string) => service.waitForLog((r) => r.event === event && (r.clientId === 'log-test-dev-1' || r.username === USERS.dev1.username), 5_000, event);
+    const find = (event: string) => service.waitForLog((r) => r.event === event && (r.clientId === 'device-dev-1' || r.username === USERS.dev1.username), 5_000, event);
     expect(await find('auth_refused')).toMatchObject({ level: 'warn', username: USERS.dev1.username, reason: 'wrong_password', returnCode: 4, transport: 'tcp' });
-    expect(await find('client_connected')).toMatchObject({ level: 'info', clientId: 'log-test-dev-1', role: 'device', deviceId: 'dev-1', protocolVersion: 4 });
+    expect(await find('client_connected')).toMatchObject({ level: 'info', clientId: 'device-dev-1', role: 'device', deviceId: 'dev-1', protocolVersion: 4 });
     expect(await find('subscribe_refused')).toMatchObject({ level: 'warn', topic: 'iot-projekt/device/dev-2/ack', reason: 'not_own_topic' });
     expect(await find('publish_refused')).toMatchObject({ level: 'warn', topic: 'iot-projekt/device/dev-2/status', reason: 'not_own_topic', qos: 1, payloadBytes: 6 });
-    expect(await find('client_disconnected')).toMatchObject({ clientId: 'log-test-dev-1' });
+    expect(await find('client_disconnected')).toMatchObject({ clientId: 'device-dev-1' });
     expect(JSON.stringify(service.logs())).not.toContain(USERS.dev1.password);
   });
 

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { deviceClientId } from '../../src/broker/client-id-rule.ts';
+import { USERS } from './fixtures.ts';
 
 export type ProtocolVersion = 4 | 5;
 
@@ -8,10 +10,18 @@ export interface Login {
   password?: string;
 }
 
+/** The broker binds a device's client id to its login (client-id-rule.ts); anyone else gets a fresh id. */
+function defaultClientId(username: string | undefined): string {
+  for (const user of Object.values(USERS)) {
+    if (user.username === username && 'deviceId' in user) return deviceClientId(user.deviceId);
+  }
+  return `test-${randomUUID().slice(0, 8)}`;
+}
+
 function options(login: Login, protocolVersion: ProtocolVersion, extra: IClientOptions): IClientOptions {
   return {
     protocolVersion,
-    clientId: `test-${randomUUID().slice(0, 8)}`,
+    clientId: defaultClientId(login.username),
     reconnectPeriod: 0,
     connectTimeout: 5_000,
     ...(login.username === undefined ? {} : { username: login.username }),

@@ -25,7 +25,7 @@ describe('device control speaks each device its own protocol', () => {
     await db.readings.storeReadings('new-1', [{ ...reading, bootId: 'a1b2c3d4e5f60718', seq: 1 }], { protocol: 'v1' });
     for (const id of ['old-1', 'new-1']) {
       const login = stack.login(id);
-      const client = await mqtt.connectAsync({ port: stack.brokerPort, host: '127.0.0.1', username: login.username, password: login.password, clientId: id });
+      const client = await mqtt.connectAsync({ port: stack.brokerPort, host: '127.0.0.1', username: login.username, password: login.password, clientId: `device-${id}` });
       await client.subscribeAsync(topics.topic('request', id), { qos: 1 });
       client.on('message', (_topic, payload) => received.set(id, [...(received.get(id) ?? []), JSON.parse(payload.toString())]));
       devices.push(client);

@@ -1,0 +1,109 @@
+import type { BrokerProcess } from '@iot/harness/processes';
+import { eventually } from '@iot/harness/testing';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type BrokerUnderTest, startAedes, startMosquitto, USERS } from './fixtures.ts';
+import { closeAll, collect, connect, type Login, publishOutcome, subscribeCodes } from './mqtt-helpers.ts';
+
+/**
+ * Client ids belong to users (backend/src/broker/client-id-rule.ts), on both brokers: a CONNECT
+ * with an id already in use otherwise disconnects its owner [MQTT-3.1.4-2], firing its Will, or
+ * resumes the owner's stored session [MQTT-3.1.2-4]. Refusals: aedes answers CONNACK 2
+ * "identifier rejected" [MQTT-3.1.3-9]; Mosquitto's dynamic-security plugin answers 5 "not
+ * authorized" (3.1.1 §3.2.2.3). Mosquitto binds only device ids (see mosquitto-client-ids.ts).
+ */
+const CASES = [
+  { name: 'aedes', start: () => startAedes(), refused: 2 },
+  { name: 'mosquitto', start: startMosquitto, refused: 5 },
+] as const;
+
+const login = (user: { username: string; password: string }): Login => ({ username: user.username, password: user.password });
+const topic = (channel: string, deviceId: string) => `iot-projekt/device/${deviceId}/${channel}`;
+
+/** Resolves with the CONNACK code of a refused CONNECT; fails if it was accepted. */
+async function refusalCode(url: string, user: Login, extra: IClientOptions): Promise<number> {
+  const client = await connect(url, user, 4, extra).catch((error: { code?: unknown }) => error);
+  if (typeof (client as { end?: unknown }).end === 'function') {
+    (client as MqttClient).end(true);
+    throw new Error(`the broker accepted ${user.username} with client id "${extra.clientId}"`);
+  }
+  const code = (client as { code?: unknown }).code;
+  if (typeof code !== 'number') throw client;
+  return code;
+}
+
+describe.each(CASES)('$name binds client ids to users', ({ name, start, refused }) => {
+  let under: BrokerUnderTest;
+  const clients = new Set<MqttClient>();
+  const open = async (user: Login, extra: IClientOptions) => {
+    const client = await connect(under.broker.url, user, 4, extra);
+    clients.add(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    under = await start();
+  });
+  afterAll(async () => {
+    await under?.dispose();
+  });
+  afterEach(async () => {
+    await closeAll(clients);
+    clients.clear();
+  });
+
+  it("refuses another device's login with a device's id, which stays connected and fires no Last Will", async () => {
+    const service = await open(login(USERS.backend), {});
+    const statuses = collect(service);
+    expect(await subscribeCodes(service, [topic('status', 'dev-1')])).toEqual([1]);
+    const device = await open(login(USERS.dev1), { clientId: 'device-dev-1', will: { topic: topic('status', 'dev-1'), payload: Buffer.from('offline (will)'), qos: 1, retain: false } });
+    let closed = false;
+    device.on('close', () => {
+      closed = true;
+    });
+
+    expect(await refusalCode(under.broker.url, login(USERS.dev2), { clientId: 'device-dev-1' })).toBe(refused);
+
+    // A takeover would have closed the device before the intruder's CONNACK; it is still there.
+    expect(await publishOutcome(device, topic('status', 'dev-1'), 'still online')).toEqual({ kind: 'acked', reasonCode: 0 });
+    await eventually(() => statuses.length > 0, 5_000, 'the status at the service');
+    expect(closed).toBe(false);
+    expect(statuses.map((m) => m.payload)).toEqual(['still online']);
+  });
+
+  it("refuses a device's login with a service's persistent session id, which keeps its subscriptions and queue", async () => {
+    const sessionId = 'backend-1';
+    const first = await open(login(USERS.backend), { clientId: sessionId, clean: false });
+    expect(await subscribeCodes(first, [topic('readings', '+')])).toEqual([1]);
+    await first.endAsync();
+    // While the service is away, a reading is queued in its session (3.1.1 §3.1.2.4).
+    const publisher = await open(login(USERS.dev2), { clientId: 'device-dev-2' });
+    expect(await publishOutcome(publisher, topic('readings', 'dev-2'), 'queued for backend-1')).toEqual({ kind: 'acked', reasonCode: 0 });
+
+    expect(await refusalCode(under.broker.url, login(USERS.dev1), { clientId: sessionId, clean: false })).toBe(refused);
+
+    // Listening before CONNACK: the broker sends the queue right behind it.
+    const back = mqtt.connect(under.broker.url, { ...login(USERS.backend), clientId: sessionId, clean: false, protocolVersion: 4, reconnectPeriod: 0 });
+    clients.add(back);
+    const received = collect(back);
+    await eventually(() => received.length > 0, 5_000, 'the queued reading at the returning service');
+    expect(received).toEqual([{ topic: topic('readings', 'dev-2'), payload: 'queued for backend-1' }]);
+  });
+
+  it('admits a device with device-<its id> only, and refuses an empty id the broker would assign', async () => {
+    await open(login(USERS.dev1), { clientId: 'device-dev-1' });
+    for (const clientId of ['dev-1', 'device-dev-2', 'device-dev-1-tool', 'device-dev-1x']) {
+      expect(await refusalCode(under.broker.url, login(USERS.dev1), { clientId }), clientId).toBe(refused);
+    }
+    expect(await refusalCode(under.broker.url, login(USERS.dev1), { clientId: '', clean: true })).toBe(refused);
+  });
+
+  it.runIf(name === 'aedes')("refuses a service a device's id, but lets it use its own namespace and ids nobody owns", async () => {
+    expect(await refusalCode(under.broker.url, login(USERS.backend), { clientId: 'device-dev-1' })).toBe(2);
+    await open(login(USERS.backend), { clientId: 'backend' });
+    await open(login(USERS.backend), { clientId: 'backend-7' });
+    await open(login(USERS.backend), { clientId: 'device-cli-4711' });
+    const { service } = under.broker as BrokerProcess;
+    expect(await service.waitForLog((r) => r.event === 'auth_refused' && r.reason === 'client_id_not_owned' && r.username === 'backend', 5_000)).toMatchObject({ clientId: 'device-dev-1', returnCode: 2 });
+  });
+});
