@@ -60,6 +60,8 @@ export class AedesPolicyHooks {
   private backpressure: PublishBackpressure | undefined;
   private readonly identities = new WeakMap<Client, ClientIdentity>();
   private readonly connections = new WeakMap<Connection, ConnectionInfo>();
+  /** Clients that sent an empty client id, so that aedes assigned theirs. */
+  private readonly assignedIds = new WeakSet<Client>();
 
   constructor(policy: BrokerPolicy, logger: Logger, login: Omit<LoginGuardOptions, 'policy'> = {}) {
     this.policy = policy;
@@ -97,12 +99,18 @@ export class AedesPolicyHooks {
   }
 
   /** The hooks, ready to spread into aedes options. */
-  options(): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
+  options(): Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
     return {
+      // Only the CONNECT packet tells an empty id from one that looks like aedes's own.
+      preConnect: (client, packet, done) => {
+        if (packet.clientId === '') this.assignedIds.add(client);
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         const remoteAddress = client.conn === undefined ? undefined : this.connections.get(client.conn)?.remoteAddress;
         // aedes has set client.id from the CONNECT, or to a random `aedes_…` id for an empty one [MQTT-3.1.3-6].
-        this.guard.login({ username, password, clientId: client.id, remoteAddress }).then(
+        const assigned = this.assignedIds.has(client) ? { cleanSession: client.clean } : undefined;
+        this.guard.login({ username, password, clientId: client.id, remoteAddress, ...(assigned === undefined ? {} : { assigned }) }).then(
           (outcome) => {
             if (outcome.ok) {
               this.identities.set(client, outcome.identity);

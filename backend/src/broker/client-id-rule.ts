@@ -13,8 +13,12 @@ import type { ClientIdentity, Decision } from './identity.ts';
  * - A device user may use exactly `device-<deviceId>`, the id the uplink sends
  *   (device/src/uplink/uplink-service.ts). The whole id is compared: a prefix rule such as
  *   `<deviceId>-*` would be ambiguous, since device ids may contain `-` and device `dev` would
- *   then own `dev-1-…`. An empty id (the server assigns one, [MQTT-3.1.3-6]) is refused too, so a
- *   device has one id and Mosquitto can state the same rule (mosquitto-config.ts).
+ *   then own `dev-1-…`.
+ * - Anyone may send an empty id with CleanSession 1: the server then assigns a fresh unique one
+ *   [MQTT-3.1.3-6], which can take over nothing. The original device software (paho-mqtt 1.x,
+ *   `mqtt.Client()`) connects that way, unchanged, and must keep working
+ *   (docs/original-system.md §7). An empty id with CleanSession 0 is refused [MQTT-3.1.3-8].
+ *   Mosquitto cannot state this part (mosquitto-client-ids.ts).
  * - A service user `svc` owns `svc` and `svc-<anything>` (user `receiver`: `receiver-1`,
  *   `receiver-2`). Where names nest (`receiver` and `receiver-eu`) the longest name owns the id.
  * - A service (or an anonymous client, local development only) may also use an id nobody owns,
@@ -46,7 +50,9 @@ export class ClientIdRule {
       .sort((a, b) => b.length - a.length);
   }
 
-  check(identity: ClientIdentity, clientId: string): Decision<ClientIdRefusal> {
+  /** `assigned`: the client sent an empty id and the broker chose `clientId` for it. */
+  check(identity: ClientIdentity, clientId: string, assigned?: { cleanSession: boolean }): Decision<ClientIdRefusal> {
+    if (assigned !== undefined) return assigned.cleanSession ? { ok: true } : { ok: false, reason: 'client_id_not_owned' };
     if (identity.role === 'device') {
       return clientId === deviceClientId(identity.deviceId) ? { ok: true } : { ok: false, reason: 'client_id_not_owned' };
     }

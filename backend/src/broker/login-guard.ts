@@ -10,6 +10,8 @@ export interface LoginAttempt {
   username: string | undefined;
   password: Buffer | string | undefined;
   clientId: string;
+  /** Set when the client sent an empty id and the broker assigned `clientId` [MQTT-3.1.3-6]. */
+  assigned?: { cleanSession: boolean };
   remoteAddress: string | undefined;
 }
 
@@ -49,7 +51,7 @@ export class LoginGuard {
     if (username === undefined || username === '') {
       // No password to guess: anonymous is admitted or refused by configuration, without a hash.
       const result = await this.policy.authenticate(username, attempt.password);
-      return result.ok ? this.withClientId(result.identity, attempt.clientId) : result;
+      return result.ok ? this.withClientId(result.identity, attempt) : result;
     }
     const reserved = this.throttle.begin(username, attempt.remoteAddress);
     if (!reserved.ok) return { ok: false, reason: 'throttled', limit: reserved.reason, address: reserved.address, refusedInARow: reserved.refusedInARow };
@@ -71,11 +73,11 @@ export class LoginGuard {
       return result;
     }
     this.throttle.succeeded(ticket);
-    return this.withClientId(result.identity, attempt.clientId);
+    return this.withClientId(result.identity, attempt);
   }
 
-  private withClientId(identity: ClientIdentity, clientId: string): LoginOutcome {
-    const decision = this.policy.authorizeClientId(identity, clientId);
+  private withClientId(identity: ClientIdentity, attempt: LoginAttempt): LoginOutcome {
+    const decision = this.policy.authorizeClientId(identity, attempt.clientId, attempt.assigned);
     return decision.ok ? { ok: true, identity } : { ok: false, reason: decision.reason };
   }
 

@@ -19,7 +19,9 @@ import type { CredentialUser } from './credentials.ts';
  * So each device user gets a dynsec client with `clientid` `device-<deviceId>`. Gap: a dynsec
  * client has one exact id, so the service namespaces (`receiver` owns `receiver-*`) cannot be
  * stated; services, being trusted, stay free to choose ids on Mosquitto. Devices, the untrusted
- * side, cannot take any id but their own on either broker.
+ * side, cannot take any id but their own on either broker. Second gap: the plugin compares the
+ * id Mosquitto assigned to an empty one, so a device that sends an empty id (the original device
+ * software) is refused on Mosquitto, while aedes admits it (client-id-rule.ts).
  */
 export function renderMosquittoClientIds(users: readonly CredentialUser[]): string {
   const config = {

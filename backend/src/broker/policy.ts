@@ -80,8 +80,8 @@ export class BrokerPolicy {
    * May `identity` connect with `clientId`? Checked after the password, so only a holder of valid
    * credentials learns that an id is taken (rules in client-id-rule.ts).
    */
-  authorizeClientId(identity: ClientIdentity, clientId: string): Decision<ClientIdRefusal> {
-    return this.clientIds.check(identity, clientId);
+  authorizeClientId(identity: ClientIdentity, clientId: string, assigned?: { cleanSession: boolean }): Decision<ClientIdRefusal> {
+    return this.clientIds.check(identity, clientId, assigned);
   }
 
   /**
