@@ -46,6 +46,8 @@ export interface ReadingEntity {
   measuredAt: number;
   receivedAt: number;
   valuesJson: string;
+  /** 1: measured at a time implausible for when it arrived (see the reading-clock-skew migration). */
+  clockSkew: number;
 }
 
 export interface BootEntity {
@@ -144,6 +146,7 @@ export function createEntitySchemas(kind: DatabaseKind): EntitySchema[] {
       measuredAt: ms('measured_at'),
       receivedAt: ms('received_at'),
       valuesJson: text('values_json'),
+      clockSkew: { name: 'clock_skew', type: 'int', default: 0 },
     },
     uniques: [{ name: 'UQ_readings_device_key', columns: ['deviceId', 'readingKey'] }],
     indices: [

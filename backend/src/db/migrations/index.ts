@@ -5,6 +5,7 @@ import { RollupOwnership1767484800000 } from './1767484800000-rollup-ownership.t
 import { IntegrityCounters1767571200000 } from './1767571200000-integrity-counters.ts';
 import { WebAdminHardening1767744000000 } from './1767744000000-web-admin-hardening.ts';
 import { ReceiverLimits1767830400000 } from './1767830400000-receiver-limits.ts';
+import { ReadingClockSkew1767916800000 } from './1767916800000-reading-clock-skew.ts';
 
 /** Every migration, oldest first. A new one is appended here and never edits an older one. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   IntegrityCounters1767571200000,
   WebAdminHardening1767744000000,
   ReceiverLimits1767830400000,
+  ReadingClockSkew1767916800000,
 ];
