@@ -235,6 +235,47 @@ describe('Sht31Driver against Sht31Model', () => {
     expect(error).not.toBeInstanceOf(HardwareError);
   });
 
+  it('gives a chip a moment between the status command and its answer, and retries a NACK there', async () => {
+    // A chip that NACKs the status read until 1.5 ms after the command: an immediate read failed init().
+    const clock = virtualClock();
+    const chip = new Sht31Model({ environment: constantEnvironment(), clock, timeScale: 0 });
+    let statusAskedAt: number | undefined;
+    const slowStatus: I2cDeviceModel = {
+      write: (data) => {
+        chip.write(data);
+        statusAskedAt = data[0] === 0xf3 && data[1] === 0x2d ? clock.now() : undefined;
+      },
+      read: (length) => {
+        if (statusAskedAt !== undefined && clock.now() - statusAskedAt < 1.5) throw new ModelNack('status not ready');
+        return chip.read(length);
+      },
+    };
+    const segment = new SimI2cSegment(1);
+    segment.attach(ADDRESS, slowStatus);
+    const driver = new Sht31Driver({ bus: segment.open(), address: ADDRESS, clock });
+    await driver.init();
+    expect(await driver.read()).toHaveProperty('temperature_celsius');
+  });
+
+  it('gives up on a status read that is never answered with ChipConversionTimeoutError', async () => {
+    const chip = new Sht31Model({ environment: constantEnvironment(), clock: virtualClock(), timeScale: 0 });
+    let statusAsked = false;
+    const mute: I2cDeviceModel = {
+      write: (data) => {
+        chip.write(data);
+        statusAsked = data[0] === 0xf3 && data[1] === 0x2d;
+      },
+      read: (length) => {
+        if (statusAsked) throw new ModelNack('never ready');
+        return chip.read(length);
+      },
+    };
+    const segment = new SimI2cSegment(1);
+    segment.attach(ADDRESS, mute);
+    const driver = new Sht31Driver({ bus: segment.open(), address: ADDRESS, clock: virtualClock() });
+    await expect(driver.init()).rejects.toBeInstanceOf(ChipConversionTimeoutError);
+  });
+
   it('refuses a chip whose status does not show the soft reset', async () => {
     // Something at 0x44 that accepts any write and answers 0x0000 with a valid CRC (0x81).
     const impostor: I2cDeviceModel = { write: () => {}, read: () => Uint8Array.of(0x00, 0x00, 0x81) };

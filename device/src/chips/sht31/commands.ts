@@ -38,6 +38,14 @@ export const MEASUREMENT_MAX_MS: Readonly<Record<Sht31Repeatability, number>> = 
   low: 4.5,
 };
 
+/**
+ * Wait between the status command and reading its answer. The datasheet gives no time for it
+ * (§4.11); a chip still busy with the command NACKs the read header as during a conversion
+ * (§4.4), so the driver waits a millisecond, as Sensirion's reference driver does, and retries a
+ * NACK a few times before it gives up.
+ */
+export const STATUS_READ_WAIT_MS = 1;
+
 /** Maximum soft reset time in ms (datasheet Table 4, t_SR). */
 export const SOFT_RESET_MAX_MS = 1.5;
 

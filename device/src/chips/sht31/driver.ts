@@ -11,6 +11,7 @@ import {
   SOFT_RESET_COMMAND,
   SOFT_RESET_MAX_MS,
   STATUS_BIT,
+  STATUS_READ_WAIT_MS,
   type Sht31Repeatability,
 } from './commands.ts';
 import { sht3xCrc8 } from './crc8.ts';
@@ -76,6 +77,7 @@ export class Sht31Driver implements ChipDriver {
    * address: the word must carry a valid CRC and show the reset it just went through.
    *
    * @throws ChipCrcError when the status word's checksum is wrong.
+   * @throws ChipConversionTimeoutError when the chip keeps NACKing the status read.
    * @throws ChipIdentityError when the status word does not report the reset.
    * @throws I2cError subclasses from the bus, unchanged.
    */
@@ -84,7 +86,8 @@ export class Sht31Driver implements ChipDriver {
     await this.command(SOFT_RESET_COMMAND);
     await this.clock.sleep(SOFT_RESET_MAX_MS);
     await this.command(READ_STATUS_COMMAND);
-    const frame = await this.bus.read(this.address, 3);
+    await this.clock.sleep(STATUS_READ_WAIT_MS);
+    const frame = await this.readPolling(3, 'the status word', STATUS_READ_WAIT_MS);
     const status = this.word(frame, 0, 'status');
     // Table 17: a soft reset sets "system reset detected"; a chip that ignored it is no SHT3x.
     if ((status & STATUS_BIT.resetDetected) === 0) {
@@ -121,15 +124,23 @@ export class Sht31Driver implements ChipDriver {
   }
 
   /** Reads the 6-byte result, polling while the chip NACKs because it is still converting. */
-  private async readMeasurement(): Promise<Uint8Array> {
+  private readMeasurement(): Promise<Uint8Array> {
+    return this.readPolling(6, 'measurement result', MEASUREMENT_MAX_MS[this.repeatability]);
+  }
+
+  /**
+   * Reads `length` bytes, retrying a NACKed read header a few times: the chip NACKs while it is
+   * still busy with the command before (§4.4). `waitedMs` is what the caller already waited.
+   */
+  private async readPolling(length: number, what: string, waitedMs: number): Promise<Uint8Array> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.bus.read(this.address, 6);
+        return await this.bus.read(this.address, length);
       } catch (error) {
         if (!(error instanceof I2cNackError)) throw error;
         if (attempt >= READ_RETRIES) {
-          const waited = MEASUREMENT_MAX_MS[this.repeatability] + READ_RETRIES * READ_RETRY_WAIT_MS;
-          throw new ChipConversionTimeoutError(this.busNumber, this.address, `no measurement result after ~${waited} ms (${error.message})`);
+          const waited = waitedMs + READ_RETRIES * READ_RETRY_WAIT_MS;
+          throw new ChipConversionTimeoutError(this.busNumber, this.address, `no ${what} after ~${waited} ms (${error.message})`);
         }
         await this.clock.sleep(READ_RETRY_WAIT_MS);
       }
