@@ -1,5 +1,5 @@
 import { env, parseEnv, topicEnv, z } from '@iot/common/config';
-import { MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
+import { MAX_ORIGINAL_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
 import { DEFAULT_LOGIN_LIMITS } from './login-throttle.ts';
 import { DEFAULT_SESSION_QUEUE_LIMIT } from './session-queues.ts';
 
@@ -21,7 +21,10 @@ export const brokerEnv = {
   MQTT_CREDENTIALS_FILE: z.string().optional(),
   /** Local development only: clients without a username connect with service rights. */
   MQTT_ALLOW_ANONYMOUS: env.boolean().prefault('false'),
+  /** Largest PUBLISH payload on every topic but a device's `values`. */
   MQTT_MAX_PAYLOAD_BYTES: env.integer(1, MQTT_MAX_REMAINING_LENGTH).prefault(String(MAX_PAYLOAD_BYTES)),
+  /** Largest payload on a device's `values` topic: an original device's whole backlog in one message (docs/protocol.md §9). */
+  MQTT_MAX_ORIGINAL_PAYLOAD_BYTES: env.integer(1, MQTT_MAX_REMAINING_LENGTH).prefault(String(MAX_ORIGINAL_PAYLOAD_BYTES)),
   /** Failed logins a remote address, or a username, may have in a burst (login-throttle.ts). */
   MQTT_AUTH_FAILURE_BURST: env.integer(1, 1_000_000).prefault(String(DEFAULT_LOGIN_LIMITS.burst)),
   /** Seconds until one more failed login is allowed once the burst is used up. */
@@ -63,8 +66,10 @@ export function parseBrokerConfig(environment: NodeJS.ProcessEnv): BrokerConfig 
 /**
  * Largest MQTT packet a connection may send before it is cut off (the equivalent of Mosquitto's
  * `max_packet_size`): the payload limit plus room for the rest of a PUBLISH — a topic of up to
- * 65,535 bytes with its 2-byte length, a packet id and MQTT 5 properties. The policy enforces the
- * payload limit exactly; this bound only keeps a client from making the broker buffer ~256 MB.
+ * 65,535 bytes with its 2-byte length, a packet id and MQTT 5 properties. Give it the largest
+ * payload any topic admits (the `values` topic's): the fixed header the guard reads carries no
+ * topic, so the policy then enforces each topic's payload limit exactly; this bound only keeps a
+ * client from making the broker buffer ~256 MB.
  */
 export function maxPacketBytes(maxPayloadBytes: number): number {
   return Math.min(maxPayloadBytes + 65_535 + 2 + 2 + 4096, MQTT_MAX_REMAINING_LENGTH);

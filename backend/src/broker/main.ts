@@ -12,12 +12,18 @@ await runService({
     const config = parseBrokerConfig(env);
     const topics = topicSchemeFrom(config, 'mqttserver');
     const credentials = config.MQTT_CREDENTIALS_FILE === undefined ? new CredentialSet([]) : loadCredentials(config.MQTT_CREDENTIALS_FILE, 'mqttserver');
-    const policy = new BrokerPolicy({ credentials, topics, maxPayloadBytes: config.MQTT_MAX_PAYLOAD_BYTES, allowAnonymous: config.MQTT_ALLOW_ANONYMOUS });
+    const policy = new BrokerPolicy({
+      credentials,
+      topics,
+      maxPayloadBytes: config.MQTT_MAX_PAYLOAD_BYTES,
+      maxOriginalPayloadBytes: config.MQTT_MAX_ORIGINAL_PAYLOAD_BYTES,
+      allowAnonymous: config.MQTT_ALLOW_ANONYMOUS,
+    });
     logger.info({ event: 'credentials_loaded', file: config.MQTT_CREDENTIALS_FILE, users: credentials.users.length }, 'credentials loaded');
     return new BrokerService({
       policy,
       logger,
-      maxPacketBytes: maxPacketBytes(config.MQTT_MAX_PAYLOAD_BYTES),
+      maxPacketBytes: maxPacketBytes(policy.largestPayloadBytes),
       sessionQueueLimit: config.MQTT_SESSION_QUEUE_LIMIT,
       login: { limits: { burst: config.MQTT_AUTH_FAILURE_BURST, refillMs: config.MQTT_AUTH_FAILURE_REFILL_SECONDS * 1000 } },
       listen: {

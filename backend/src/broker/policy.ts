@@ -20,8 +20,13 @@ export type AuthResult = { ok: true; identity: ClientIdentity } | { ok: false; r
 export interface BrokerPolicyOptions {
   credentials: CredentialSet;
   topics: TopicScheme;
-  /** Largest PUBLISH payload anyone may send, in bytes. */
+  /** Largest PUBLISH payload anyone may send, in bytes, on every topic but a device's `values`. */
   maxPayloadBytes: number;
+  /**
+   * Largest payload on a device's `values` topic: an original device sends its whole backlog
+   * there as one message (docs/protocol.md §9). `maxPayloadBytes` when omitted.
+   */
+  maxOriginalPayloadBytes?: number;
   /** Admit clients without a username, with service rights. Local development only. */
   allowAnonymous?: boolean;
 }
@@ -40,6 +45,7 @@ function isSysTopic(topic: string): boolean {
 export class BrokerPolicy {
   readonly allowAnonymous: boolean;
   readonly maxPayloadBytes: number;
+  readonly maxOriginalPayloadBytes: number;
   private readonly credentials: CredentialSet;
   private readonly topics: TopicScheme;
   private readonly clientIds: ClientIdRule;
@@ -49,6 +55,7 @@ export class BrokerPolicy {
     this.clientIds = new ClientIdRule(options.credentials);
     this.topics = options.topics;
     this.maxPayloadBytes = options.maxPayloadBytes;
+    this.maxOriginalPayloadBytes = Math.max(options.maxOriginalPayloadBytes ?? options.maxPayloadBytes, options.maxPayloadBytes);
     this.allowAnonymous = options.allowAnonymous ?? false;
   }
 
@@ -86,15 +93,29 @@ export class BrokerPolicy {
 
   /**
    * May `identity` publish `payloadBytes` bytes on `topic`? Devices publish only on their own
-   * DEVICE_PUBLISHES topics; services anywhere but `$SYS`; nobody beyond the payload limit.
-   * The caller decides how a refusal reaches the client (3.1.1 §3.3.5 / 5.0 §3.3.4).
+   * DEVICE_PUBLISHES topics; services anywhere but `$SYS`; nobody beyond the payload limit of
+   * the topic ({@link maxPayloadFor}). The caller decides how a refusal reaches the client
+   * (3.1.1 §3.3.5 / 5.0 §3.3.4).
    */
   authorizePublish(identity: ClientIdentity, topic: string, payloadBytes: number): Decision<PublishRefusal> {
-    if (payloadBytes > this.maxPayloadBytes) return { ok: false, reason: 'payload_too_large' };
+    if (payloadBytes > this.maxPayloadFor(topic)) return { ok: false, reason: 'payload_too_large' };
     if (isSysTopic(topic)) return { ok: false, reason: 'reserved_topic' };
     if (identity.role === 'service') return { ok: true };
     // Exact topics (never a template match), the same list the Mosquitto ACL grants.
     return deviceTopics(this.topics, identity.deviceId).publish.includes(topic) ? { ok: true } : { ok: false, reason: 'not_own_topic' };
+  }
+
+  /**
+   * The payload limit of `topic`: the larger one on a device's `values` topic, where an original
+   * device sends its whole backlog as one message (docs/protocol.md §9), the small one elsewhere.
+   */
+  maxPayloadFor(topic: string): number {
+    return this.topics.match(topic)?.channel === 'values' ? this.maxOriginalPayloadBytes : this.maxPayloadBytes;
+  }
+
+  /** The largest payload any topic admits: what the connection's packet limit must let through. */
+  get largestPayloadBytes(): number {
+    return this.maxOriginalPayloadBytes;
   }
 
   /**

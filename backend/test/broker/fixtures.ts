@@ -15,6 +15,11 @@ export const USERS = {
 
 /** Small, so the oversize tests stay quick; the same number for both brokers. */
 export const TEST_MAX_PAYLOAD_BYTES = 1024;
+/**
+ * The `values` topic's limit where a test sets one apart (values-payload-limit.test.ts); the
+ * other tests give it TEST_MAX_PAYLOAD_BYTES, so one limit holds on every topic of both brokers.
+ */
+export const TEST_MAX_ORIGINAL_PAYLOAD_BYTES = 4096;
 
 async function credentialUsers(): Promise<CredentialUser[]> {
   return Promise.all(
@@ -39,7 +44,12 @@ export async function startAedes(extraEnv: Record<string, string> = {}, options:
   const credentialsFile = join(dir.path, 'credentials.json');
   saveCredentialFile(credentialsFile, { users: await credentialUsers() });
   const broker = new BrokerProcess({
-    env: { MQTT_CREDENTIALS_FILE: credentialsFile, MQTT_MAX_PAYLOAD_BYTES: String(TEST_MAX_PAYLOAD_BYTES), ...extraEnv },
+    env: {
+      MQTT_CREDENTIALS_FILE: credentialsFile,
+      MQTT_MAX_PAYLOAD_BYTES: String(TEST_MAX_PAYLOAD_BYTES),
+      MQTT_MAX_ORIGINAL_PAYLOAD_BYTES: String(TEST_MAX_PAYLOAD_BYTES),
+      ...extraEnv,
+    },
     ...options,
   });
   try {
@@ -59,7 +69,7 @@ export async function startAedes(extraEnv: Record<string, string> = {}, options:
 }
 
 /** Mosquitto with the rendered policy for {@link USERS}. */
-export async function startMosquitto(): Promise<BrokerUnderTest> {
+export async function startMosquitto(options: { maxOriginalPayloadBytes?: number } = {}): Promise<BrokerUnderTest> {
   const dir = makeTempDir('mosquitto-policy');
   const users = await credentialUsers();
   const files = await writeMosquittoFiles(dir.path, {
@@ -68,6 +78,7 @@ export async function startMosquitto(): Promise<BrokerUnderTest> {
     passwords: new Map(Object.values(USERS).map((u) => [u.username, u.password])),
     maxPayloadBytes: TEST_MAX_PAYLOAD_BYTES,
     maxPacketBytes: maxPacketBytes(TEST_MAX_PAYLOAD_BYTES),
+    maxOriginalPayloadBytes: options.maxOriginalPayloadBytes ?? TEST_MAX_PAYLOAD_BYTES,
   });
   const broker = new MosquittoServer({ conf: files.conf });
   try {

@@ -61,10 +61,19 @@ describe('mosquitto.conf', () => {
       'allow_anonymous false',
       'password_file /p/passwd',
       'acl_file /p/acl',
-      'message_size_limit 1024',
-      'max_packet_size 70659',
+      // The values topic's default limit (16 MiB), which Mosquitto's one global limit must admit.
+      'message_size_limit 16777216',
+      'max_packet_size 16846851',
       'persistence false',
     ]);
+  });
+
+  it('states one global limit: the values topic\'s, larger one (docs/security.md §4)', () => {
+    const conf = renderMosquittoConf({ passwordFile: '/p/passwd', aclFile: '/p/acl', maxPayloadBytes: 1024, maxPacketBytes: 70_659, maxOriginalPayloadBytes: 4096 });
+    expect(conf).toContain('\nmessage_size_limit 4096\n');
+    expect(conf).toContain('\nmax_packet_size 73731\n');
+    const same = renderMosquittoConf({ passwordFile: '/p/passwd', aclFile: '/p/acl', maxPayloadBytes: 1024, maxPacketBytes: 70_659, maxOriginalPayloadBytes: 1024 });
+    expect(same).toContain('\nmessage_size_limit 1024\nmax_packet_size 70659\n');
   });
 });
 

@@ -88,6 +88,21 @@ describe('BrokerPolicy.authorizePublish', () => {
     expect(p.authorizePublish(service, 'x', 101)).toEqual({ ok: false, reason: 'payload_too_large' });
   });
 
+  it('gives a device\'s values topic the larger limit of original backlogs, and no other topic (docs/protocol.md §9)', () => {
+    const p = new BrokerPolicy({ credentials, topics: new TopicScheme(), maxPayloadBytes: 100, maxOriginalPayloadBytes: 5000 });
+    expect(p.largestPayloadBytes).toBe(5000);
+    expect(p.authorizePublish(device1, 'iot-projekt/device/dev-1/values', 5000)).toEqual({ ok: true });
+    expect(p.authorizePublish(device1, 'iot-projekt/device/dev-1/values', 5001)).toEqual({ ok: false, reason: 'payload_too_large' });
+    expect(p.authorizePublish(device1, 'iot-projekt/device/dev-1/readings', 101)).toEqual({ ok: false, reason: 'payload_too_large' });
+    expect(p.authorizePublish(device1, 'iot-projekt/device/dev-1/status', 101)).toEqual({ ok: false, reason: 'payload_too_large' });
+    expect(p.authorizePublish(service, 'iot-projekt/device/dev-1/values/x', 101)).toEqual({ ok: false, reason: 'payload_too_large' });
+    // Another device's values topic is still not dev-1's to publish on.
+    expect(p.authorizePublish(device1, 'iot-projekt/device/dev-2/values', 200)).toEqual({ ok: false, reason: 'not_own_topic' });
+    // Never smaller than the general limit, and the general one when not given.
+    expect(new BrokerPolicy({ credentials, topics: new TopicScheme(), maxPayloadBytes: 100, maxOriginalPayloadBytes: 10 }).maxPayloadFor('iot-projekt/device/dev-1/values')).toBe(100);
+    expect(policy({ maxPayloadBytes: 100 }).maxPayloadFor('iot-projekt/device/dev-1/values')).toBe(100);
+  });
+
   it('follows configured topic templates', () => {
     const p = policy({ topics: new TopicScheme({ readings: 'plant/{device_uuid}/batches' }) });
     expect(p.authorizePublish(device1, 'plant/dev-1/batches', 10)).toEqual({ ok: true });

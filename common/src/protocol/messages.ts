@@ -181,10 +181,19 @@ export const originalReading = z
     _app_name: storedText(200).optional(),
   })
   .catchall(z.string());
-export const originalReadings = z.array(originalReading).max(10_000);
+export const originalReadings = z.array(originalReading);
 /**
  * The message as the receiver first reads it: the elements are checked one by one
  * (originalReading), so one bad element costs only itself; an original device never sends again.
+ * No element limit here: the original sends its whole backlog as one message (docs/protocol.md
+ * §9), so the receiver bounds it by bytes and by its own per-message limit (limits.ts).
  */
-export const originalReadingsMessage = z.array(z.unknown()).max(10_000);
+export const originalReadingsMessage = z.array(z.unknown());
+
+/**
+ * Default largest original-format readings message (the `values` topic only): the original
+ * sends its whole backlog as one message, ~100–250 bytes a reading, so 16 MiB holds a backlog of
+ * about a day at one reading a second (docs/protocol.md §9).
+ */
+export const MAX_ORIGINAL_PAYLOAD_BYTES = 16 * 1024 * 1024;
 export type OriginalReading = z.infer<typeof originalReading>;
