@@ -11,6 +11,7 @@ import {
   type TopicScheme,
 } from '@iot/common/protocol';
 import type { MqttClient } from 'mqtt';
+import type { BroadcastAnswer, BroadcastRecord } from '../db/broadcast-store.ts';
 import type { Database } from '../db/index.ts';
 
 /** A command for a device: its name and arguments as the protocol defines them. */
@@ -90,6 +91,34 @@ export class DeviceControl {
   }
 
   /**
+   * Records and publishes a command to every device on the broadcast topic (docs/original-devices.md §3);
+   * resolves with its id once the broker has it. Each device's answer is stored against it by
+   * the receiver, one row per device.
+   */
+  async sendBroadcast(request: CommandRequest, options: { ttlSeconds?: number; confirmed?: boolean; createdBy?: string } = {}): Promise<string> {
+    const sent = broadcastMessage(request, options.confirmed === true);
+    const id = randomUUID();
+    const now = this.clock.now();
+    const args = sent.command === request.command ? { ...sent } : { ...sent, requested: request.command };
+    await this.db.commands.broadcasts.create({ id, command: sent.command, args, createdAt: now, expiresAt: now + (options.ttlSeconds ?? 300) * 1000, createdBy: options.createdBy ?? null });
+    try {
+      await this.mqtt.publishAsync(this.topics.topic('broadcast', ''), JSON.stringify(sent), { qos: 1 });
+      await this.db.commands.broadcasts.markSent(id, this.clock.now());
+    } catch (error) {
+      await this.db.commands.broadcasts.markFailed(id, (error as Error).message);
+      throw new ControlError('not_sent', `the broker did not take the broadcast: ${(error as Error).message}`);
+    }
+    this.logger.warn({ event: 'broadcast_sent', id, command: sent.command, requested: request.command, by: options.createdBy }, 'command broadcast to every device');
+    return id;
+  }
+
+  /** A broadcast with every answer so far; undefined when there is none with that id. */
+  async broadcast(id: string): Promise<{ broadcast: BroadcastRecord; answers: BroadcastAnswer[] } | undefined> {
+    const broadcast = await this.db.commands.broadcasts.get(id);
+    return broadcast === undefined ? undefined : { broadcast, answers: await this.db.commands.broadcasts.answers(id) };
+  }
+
+  /**
    * Stores a new desired configuration version and publishes it retained, so the device gets it
    * now or when it next connects. Unknown keys and bad values are refused, all reported together.
    */
@@ -146,4 +175,38 @@ export function originalCommand(request: CommandRequest): CommandRequest {
     default:
       return request;
   }
+}
+
+/**
+ * Commands that may go to every device at once (docs/original-devices.md §3). send_measurements
+ * may not: every device would re-send up to its whole backlog at the same moment, and the
+ * original answers it on `values` with no id, which cannot be told apart across a fleet.
+ */
+export const BROADCAST_COMMANDS: readonly CommandName[] = ['get_config', 'set_config', 'start_measurement', 'stop_measurement', 'set_interval', 'reboot'];
+
+/**
+ * The message every device gets on the broadcast topic, in the original format (no `v`, `id` or
+ * `expires_at`): original devices know only that form and share the topic with v1 devices, which
+ * answer it as well (docs/protocol.md §7). Start, stop and interval become set_config as for one
+ * original device; set_config values are checked and normalised here, so every device echoes the
+ * same text. A reboot of the whole fleet needs `confirmed`.
+ */
+export function broadcastMessage(request: CommandRequest, confirmed: boolean): CommandRequest {
+  if (!BROADCAST_COMMANDS.includes(request.command)) {
+    throw new ControlError('not_broadcastable', `"${request.command}" cannot be broadcast; broadcast commands: ${BROADCAST_COMMANDS.join(', ')}`);
+  }
+  if (request.command === 'reboot' && !confirmed) {
+    throw new ControlError('confirmation_required', 'rebooting every device at once needs an explicit confirmation (CLI --yes-reboot-all-devices, API "confirm": true)');
+  }
+  const sent = originalCommand(request);
+  if (sent.command === 'get_config') {
+    if (sent.key === undefined || sent.key === '') throw new ControlError('invalid_command', 'get_config needs a key');
+    return { command: 'get_config', key: sent.key };
+  }
+  if (sent.command === 'set_config') {
+    const check = checkConfigValue(sent.key ?? '', sent.value);
+    if (!check.ok) throw new ControlError(check.code, check.message);
+    return { command: 'set_config', key: sent.key ?? '', value: check.value };
+  }
+  return { command: sent.command };
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '@iot/common/clock';
+import { BroadcastStore } from './broadcast-store.ts';
 import { boolOrNull, jsonOrNull, num, numOrNull, type Row, type SqlAccess } from './sql-access.ts';
 
 /**
@@ -22,9 +23,16 @@ export interface CommandRecord extends NewCommand {
   state: CommandState;
   deliveredAt: number | null;
   answeredAt: number | null;
+  /**
+   * How it went, once answered: true/false as the device said; null when the answer was received
+   * but the device's software reports no outcome (the original's reboot, docs/original-devices.md §3).
+   */
   ok: boolean | null;
   response: unknown;
 }
+
+/** Unanswered commands an answer without an id is compared with, at most (oldest first). */
+const MATCH_CANDIDATES = 200;
 
 const COMMAND_COLUMNS = 'id, device_id, command, args_json, state, created_at, delivered_at, expires_at, answered_at, ok, response_json';
 
@@ -32,10 +40,13 @@ const COMMAND_COLUMNS = 'id, device_id, command, args_json, state, created_at, d
 export class CommandStore {
   private readonly db: SqlAccess;
   private readonly clock: Clock;
+  /** Commands to every device at once, and their answers. */
+  readonly broadcasts: BroadcastStore;
 
   constructor(db: SqlAccess, clock: Clock) {
     this.db = db;
     this.clock = clock;
+    this.broadcasts = new BroadcastStore(db, clock);
   }
 
   /** Stores a new command in state `pending`. Fails on an id that exists. */
@@ -57,7 +68,7 @@ export class CommandStore {
    * Records the device's answer. A late answer to an expired command is still recorded: the
    * device did act on it. @returns false when the command is unknown or already answered/failed.
    */
-  markAnswered(id: string, ok: boolean, response: unknown, at: number = this.clock.now()): Promise<boolean> {
+  markAnswered(id: string, ok: boolean | null, response: unknown, at: number = this.clock.now()): Promise<boolean> {
     return this.update(
       "UPDATE commands SET state = 'answered', ok = ?, response_json = ?, answered_at = ? WHERE id = ? AND state IN ('pending', 'delivered', 'expired')",
       [ok, JSON.stringify(response ?? null), at, id],
@@ -73,18 +84,26 @@ export class CommandStore {
   }
 
   /**
-   * The command an answer in the original format (which carries no id) belongs to: the oldest
-   * unanswered, unexpired one of that device with that name (case-insensitive, as the original).
+   * The command an answer without an id belongs to (docs/original-devices.md §3): the oldest
+   * unanswered (pending or delivered) command of that device with that name (case-insensitive, as
+   * the original) that `matches` accepts — the caller compares what the answer echoes
+   * (control/answer-matching.ts). Expired commands are not candidates: a late answer would
+   * otherwise be taken from the command it belongs to.
    */
-  findPendingForOriginal(deviceId: string, commandName: string): Promise<CommandRecord | undefined> {
-    return this.db.read(async (sql) => {
-      const rows = await sql.rows(
-        `SELECT ${COMMAND_COLUMNS} FROM commands WHERE device_id = ? AND LOWER(command) = ? AND state IN ('pending', 'delivered')
-         ORDER BY created_at, id LIMIT 1`,
-        [deviceId, commandName.toLowerCase()],
-      );
-      return rows[0] === undefined ? undefined : toCommand(rows[0]);
-    });
+  async findPendingForOriginal(deviceId: string, commandName: string, matches: (command: CommandRecord) => boolean = () => true): Promise<CommandRecord | undefined> {
+    return (await this.unanswered(deviceId, commandName)).find(matches);
+  }
+
+  private unanswered(deviceId: string, commandName: string): Promise<CommandRecord[]> {
+    return this.db.read(async (sql) =>
+      (
+        await sql.rows(
+          `SELECT ${COMMAND_COLUMNS} FROM commands WHERE device_id = ? AND LOWER(command) = ? AND state IN ('pending', 'delivered')
+           ORDER BY created_at, id LIMIT ?`,
+          [deviceId, commandName.toLowerCase(), MATCH_CANDIDATES],
+        )
+      ).map(toCommand),
+    );
   }
 
   /** Marks pending and delivered commands whose `expires_at` ≤ `now` as expired. @returns how many. */

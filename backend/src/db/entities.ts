@@ -228,5 +228,60 @@ export function createEntitySchemas(kind: DatabaseKind): EntitySchema[] {
     indices: [{ name: 'IDX_rejected_received', columns: ['receivedAt'] }],
   });
 
-  return [device, reading, boot, command, desiredConfig, reportedConfig, rejectedMessage] as EntitySchema[];
+  return [device, reading, boot, command, desiredConfig, reportedConfig, rejectedMessage, ...broadcastEntitySchemas(kind)] as EntitySchema[];
+}
+
+export const BROADCAST_ENTITY = { broadcast: 'Broadcast', broadcastAnswer: 'BroadcastAnswer' } as const;
+
+/** A command to every device on the broadcast topic (migration 1768003200000). */
+export interface BroadcastEntity {
+  id: string;
+  command: string;
+  argsJson: string;
+  state: string;
+  createdAt: number;
+  sentAt: number | null;
+  expiresAt: number;
+  createdBy: string | null;
+  errorJson: string | null;
+}
+
+/** One device's answer to a broadcast. */
+export interface BroadcastAnswerEntity {
+  broadcastId: string;
+  deviceId: string;
+  answeredAt: number;
+  ok: boolean | null;
+  responseJson: string | null;
+}
+
+function broadcastEntitySchemas(kind: DatabaseKind): EntitySchema[] {
+  const broadcast = new EntitySchema<BroadcastEntity>({
+    name: BROADCAST_ENTITY.broadcast,
+    tableName: 'broadcasts',
+    columns: {
+      id: { name: 'id', type: 'varchar', length: 64, primary: true },
+      command: str('command', 50),
+      argsJson: text('args_json'),
+      state: str('state', 16),
+      createdAt: ms('created_at'),
+      sentAt: ms('sent_at', true),
+      expiresAt: ms('expires_at'),
+      createdBy: str('created_by', 100, true),
+      errorJson: text('error_json', true),
+    },
+    indices: [{ name: 'IDX_broadcasts_created', columns: ['createdAt'] }],
+  });
+  const broadcastAnswer = new EntitySchema<BroadcastAnswerEntity>({
+    name: BROADCAST_ENTITY.broadcastAnswer,
+    tableName: 'broadcast_answers',
+    columns: {
+      broadcastId: { name: 'broadcast_id', type: 'varchar', length: 64, primary: true },
+      deviceId: { name: 'device_id', type: 'varchar', length: 64, primary: true },
+      answeredAt: ms('answered_at'),
+      ok: bool('ok'),
+      responseJson: { name: 'response_json', type: kind === 'sqlite' ? 'text' : 'mediumtext', nullable: true },
+    },
+  });
+  return [broadcast, broadcastAnswer] as EntitySchema[];
 }

@@ -1,4 +1,5 @@
-import type { Database } from '../db/index.ts';
+import { answerMatches, isV1Answer, matchesResentReadings, originalOutcome } from '../control/answer-matching.ts';
+import type { Database, NewReading, StoreResult } from '../db/index.ts';
 import { cardinalitySql } from './cardinality-sql.ts';
 import type { IngestStore } from './ingest-store.ts';
 
@@ -8,7 +9,11 @@ import type { IngestStore } from './ingest-store.ts';
  */
 export function databaseIngestStore(db: Database): IngestStore {
   return {
-    storeBatch: (deviceId, readings, meta) => db.readings.storeReadings(deviceId, readings, meta),
+    async storeBatch(deviceId, readings, meta) {
+      const result = await db.readings.storeReadings(deviceId, readings, meta);
+      await answerSendMeasurements(db, deviceId, readings, result, meta.receivedAt);
+      return result;
+    },
     async recordRejections(rejections) {
       await db.rejections.recordRejections(rejections);
     },
@@ -28,13 +33,45 @@ export function databaseIngestStore(db: Database): IngestStore {
         if (command === undefined || command.deviceId !== deviceId) return false;
         return db.commands.markAnswered(response.id, response.ok, response.body, at);
       }
-      const pending = await db.commands.findPendingForOriginal(deviceId, response.command);
-      if (pending === undefined) return false;
-      return db.commands.markAnswered(pending.id, response.ok, response.body, at);
+      return recordAnswerWithoutId(db, deviceId, response.command, response.ok, response.body, at);
     },
     expireCommands: (now) => db.commands.expireDue(now),
     async ping() {
       await db.sql.read((sql) => sql.rows('SELECT 1 AS ok'));
     },
   };
+}
+
+/**
+ * An answer without an id: the original's, or a v1 device's answer to a command sent in the
+ * original format (a broadcast). It goes to the oldest open command or broadcast whose fields it
+ * echoes (docs/original-devices.md §3). A v1 answer says whether it worked; an original answer
+ * is judged by what it is (originalOutcome): a reboot answer tells nothing, so `null`.
+ */
+async function recordAnswerWithoutId(db: Database, deviceId: string, name: string, v1Ok: boolean, body: unknown, at: number): Promise<boolean> {
+  const echoed = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const command = await db.commands.findPendingForOriginal(deviceId, name, (c) => answerMatches(c.command, c.args, echoed));
+  const broadcast = (await db.commands.broadcasts.openFor(deviceId, name, at)).find((b) => answerMatches(b.command, b.args, echoed));
+  const ok = isV1Answer(body) ? v1Ok : originalOutcome(name, echoed);
+  // The device answers in the order it was sent commands, so the older one is answered first.
+  if (broadcast !== undefined && (command === undefined || broadcast.createdAt < command.createdAt)) {
+    return db.commands.broadcasts.recordAnswer(broadcast.id, deviceId, ok, body, at);
+  }
+  if (command === undefined) return false;
+  return db.commands.markAnswered(command.id, ok, body, at);
+}
+
+/**
+ * The original answers send_measurements by publishing the range on `values`, with no command id
+ * (docs/original-system.md §12). A message of original readings (stream ids only, no boot id:
+ * our devices' re-sends carry their identity and answer with the id) that re-sends readings
+ * already stored, all inside the range of an unanswered send_measurements of that device, is
+ * taken as its answer: the oldest such command, with the message's reading count. A heuristic,
+ * stated in docs/original-devices.md §3.
+ */
+async function answerSendMeasurements(db: Database, deviceId: string, readings: readonly NewReading[], result: StoreResult, at: number | undefined): Promise<void> {
+  if (result.duplicates === 0 || readings.length === 0 || readings.some((r) => r.bootId !== null)) return;
+  const streamIds = readings.map((r) => r.streamId);
+  const command = await db.commands.findPendingForOriginal(deviceId, 'send_measurements', (c) => matchesResentReadings(c.args, streamIds));
+  if (command !== undefined) await db.commands.markAnswered(command.id, true, { count: readings.length }, at);
 }

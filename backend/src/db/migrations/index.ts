@@ -6,6 +6,7 @@ import { IntegrityCounters1767571200000 } from './1767571200000-integrity-counte
 import { WebAdminHardening1767744000000 } from './1767744000000-web-admin-hardening.ts';
 import { ReceiverLimits1767830400000 } from './1767830400000-receiver-limits.ts';
 import { ReadingClockSkew1767916800000 } from './1767916800000-reading-clock-skew.ts';
+import { BroadcastCommands1768003200000 } from './1768003200000-broadcast-commands.ts';
 
 /** Every migration, oldest first. A new one is appended here and never edits an older one. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   WebAdminHardening1767744000000,
   ReceiverLimits1767830400000,
   ReadingClockSkew1767916800000,
+  BroadcastCommands1768003200000,
 ];
