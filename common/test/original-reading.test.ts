@@ -42,10 +42,22 @@ describe('original readings codec', () => {
   });
 
   it.each([
+    ['a word', 'n/a', 'n/a'],
+    ['a status', 'ok', 'ok'],
+    ['hex, never 16', '0x10', '0x10'],
+    ['hex, never 26', '0x1A', '0x1A'],
+    ['blanks around a number, never 12', ' 12 ', ' 12 '],
+    ['a number beyond a double, never Infinity', '1e400', '1e400'],
+    ['a decimal longer than any sensor writes', `0.${'1'.repeat(40)}`, `0.${'1'.repeat(40)}`],
+    ['the empty string', '', ''],
+    ['text of 256 characters', 'é'.repeat(256), 'é'.repeat(256)],
+    ['a strict number', '-12.5e-1', -1.25],
+  ])('keeps %s as given (docs/protocol.md §9)', (_what, text, value) => {
+    expect(decodeOriginalReading({ _id: '1-0', status: text })).toEqual({ ok: true, value: { kind: 'reading', identity: null, measuredAt: 1, values: { status: value } } });
+  });
+
+  it.each([
     ['no sensor values', { _id: '1-0', _device_uuid: 'x' }, 'wrong_shape', 'entry 1-0: no sensor values'],
-    ['a word as value', { _id: '1-0', t: 'n/a' }, 'wrong_type', 'entry 1-0: t: "n/a" is not a number'],
-    ['a hex value', { _id: '1-0', t: '0x10' }, 'wrong_type', 'entry 1-0: t: "0x10" is not a number'],
-    ['a value beyond a double', { _id: '1-0', t: '1e400' }, 'wrong_type', 'entry 1-0: t: 1e400 is too large for a number'],
     ['a boot id without sequence', { _id: '1-0', _boot_id: BOOT, t: '1' }, 'wrong_shape', 'entry 1-0: _seq is missing'],
     ['a sequence without boot id', { _id: '1-0', _seq: '3', t: '1' }, 'wrong_shape', 'entry 1-0: _boot_id is missing'],
     ['a malformed boot id', { _id: '1-0', _boot_id: 'xyz', _seq: '3', t: '1' }, 'wrong_type', /_boot_id "xyz" must be 16 lowercase hex/],
@@ -55,8 +67,6 @@ describe('original readings codec', () => {
     ['a stream id past any date', { _id: '8640000000000001-0', t: '1' }, 'out_of_range', /later than any date can be .* cannot date the reading/],
     ['a time past any date', { _id: '1-0', _measured_at: '9000000000000000', t: '1' }, 'out_of_range', /_measured_at 9000000000000000 is later than any date can be/],
     ['a time of 1e300', { _id: '1-0', _measured_at: '1e300', t: '1' }, 'wrong_type', /_measured_at "1e300" is not a non-negative whole number/],
-    ['a hex value (Number() would read 26)', { _id: '1-0', t: '0x1A' }, 'wrong_type', 'entry 1-0: t: "0x1A" is not a number'],
-    ['a value with blanks (Number() would read 12)', { _id: '1-0', t: ' 12 ' }, 'wrong_type', 'entry 1-0: t: " 12 " is not a number'],
     ['a bad sequence, which must not drop the identity', { _id: '1-0', _boot_id: BOOT, _seq: 'x', t: '1' }, 'wrong_type', /_seq "x" is not/],
     ['a sequence of 1e300', { _id: '1-0', _boot_id: BOOT, _seq: '1e300', t: '1' }, 'wrong_type', /_seq "1e300" is not/],
     ['a sequence beyond 2^53 (stored as …992)', { _id: '1-0', _boot_id: BOOT, _seq: '9007199254740993', t: '1' }, 'out_of_range', /_seq 9007199254740993 is too large to hold exactly/],
@@ -66,6 +76,10 @@ describe('original readings codec', () => {
     ['a name of 5000 characters', { _id: '1-0', [`t${'x'.repeat(4999)}`]: '1' }, 'wrong_shape', /is not a name for sensor values: .*\(it has 5000\)/],
     ['an unknown event', { _id: '1-0', _event: 'reboot', _boot_id: BOOT, _seq: '1' }, 'wrong_shape', 'entry 1-0: unknown event "reboot"'],
     ['a marker without identity', { _id: '1-0', _event: 'shutdown' }, 'wrong_shape', 'entry 1-0: _boot_id is missing'],
+    ['a text value with a control character', { _id: '1-0', status: 'ok\u0000' }, 'wrong_type', 'entry 1-0: status: the text value "ok\\u0000" contains a control character'],
+    ['a text value with a line break', { _id: '1-0', status: 'line\nbreak' }, 'wrong_type', /status: the text value .* contains a control character/],
+    ['a text value with a lone surrogate', { _id: '1-0', status: 'x\ud800' }, 'wrong_type', 'entry 1-0: status: the text value is not well-formed Unicode (a lone surrogate)'],
+    ['a text value of 257 characters', { _id: '1-0', status: 'x'.repeat(257) }, 'wrong_type', 'entry 1-0: status: a text value of 257 characters; at most 256'],
   ])('rejects %s', (_what, element, reason, detail) => {
     const decoded = decodeOriginalReading(element);
     expect(decoded.ok).toBe(false);

@@ -1,5 +1,5 @@
 import type { Clock } from '@iot/common/clock';
-import { readingKey } from '@iot/common/protocol';
+import { readingKey, type SensorValue } from '@iot/common/protocol';
 import type { BootGaps, BootWrite, IntegrityStore } from './integrity-store.ts';
 import type { RollupStore } from './rollup-store.ts';
 import { INSERT_CHUNK_ROWS, jsonObject, num, numOrNull, type Sql, type SqlAccess } from './sql-access.ts';
@@ -18,8 +18,16 @@ export interface NewReading {
   streamId: string;
   /** Device clock, ms since the epoch. */
   measuredAt: number;
-  /** Field name → value, e.g. `{ temperature_celsius: 21.5 }`. */
-  values: Readonly<Record<string, number>>;
+  /**
+   * Field name → value, e.g. `{ temperature_celsius: 21.5 }`; text only from original-format
+   * readings (`{ status: "n/a" }`, docs/protocol.md §9), stored as a JSON string in `values_json`.
+   */
+  values: Readonly<Record<string, SensorValue>>;
+  /**
+   * Measured at a time implausible for when it arrived (docs/protocol.md §10): stored with
+   * `readings.clock_skew = 1`, never dropped. Not part of the reading's data (no conflict).
+   */
+  clockSkew?: boolean;
 }
 
 /** What the sender told about itself; only given fields change the device row. */
@@ -45,8 +53,8 @@ export interface ShutdownMarker {
 /** A duplicate whose stored reading differs from the one received: same identity, other data. */
 export interface ReadingConflict {
   key: string;
-  stored: { measuredAt: number; values: Record<string, number> };
-  received: { measuredAt: number; values: Record<string, number> };
+  stored: { measuredAt: number; values: Record<string, SensorValue> };
+  received: { measuredAt: number; values: Record<string, SensorValue> };
 }
 
 export interface StoreResult {
@@ -63,6 +71,12 @@ export interface StoredReading extends NewReading {
   deviceId: string;
   key: string;
   receivedAt: number;
+}
+
+/** A device's newest reading by measured time (device page, fleet overview). */
+export interface LatestValues {
+  measuredAt: number;
+  values: Record<string, SensorValue>;
 }
 
 /** One reading as the web admin pages and exports them. */
@@ -83,8 +97,15 @@ export interface ReadingsCursor {
 
 export type ShutdownOutcome = 'recorded' | 'duplicate' | 'conflict';
 
-const READING_COLUMNS = ['device_id', 'reading_key', 'boot_id', 'seq', 'stream_id', 'measured_at', 'received_at', 'values_json'] as const;
+const READING_COLUMNS = ['device_id', 'reading_key', 'boot_id', 'seq', 'stream_id', 'measured_at', 'received_at', 'values_json', 'clock_skew'] as const;
 
+/**
+ * Readings per transaction of {@link ReadingStore.storeReadings}. An original device's backlog
+ * arrives as one message of up to 16 MiB (docs/protocol.md §9), 70 000 readings and more: as one
+ * transaction that would hold the device row's lock, and MariaDB's undo log, for all of it.
+ * v1 batches (at most 10 000 entries, usually far fewer) mostly fit in one.
+ */
+export const STORE_CHUNK_READINGS = 5000;
 
 /**
  * Readings, boots and device presence. Writing a batch is one transaction that stores each
@@ -105,16 +126,32 @@ export class ReadingStore {
   }
 
   /**
-   * Stores a batch in one transaction: upserts the device row, adds a boot row for each boot seen
-   * first, inserts the readings skipping duplicates (per boot, so the boots' counters learn what
-   * was really inserted; on MariaDB one multi-row statement per {@link INSERT_CHUNK_ROWS} rows,
-   * see SqlAccess.insertSkippingDuplicates), updates the integrity counters, records shutdown
-   * markers given in `meta` and marks the rollup buckets touched. When there were duplicates, one
-   * SELECT (per {@link INSERT_CHUNK_ROWS} keys) compares them with what is stored to find conflicts.
-   * Resolves only after COMMIT: then the batch may be acknowledged.
+   * Stores a batch: in one transaction when it has at most {@link STORE_CHUNK_READINGS} readings,
+   * otherwise in consecutive transactions of that many. Each one upserts the device row, adds a
+   * boot row for each boot seen first, inserts the readings skipping duplicates (per boot, so the
+   * boots' counters learn what was really inserted; on MariaDB one multi-row statement per
+   * {@link INSERT_CHUNK_ROWS} rows, see SqlAccess.insertSkippingDuplicates), updates the integrity
+   * counters and marks the rollup buckets touched; the last also records the shutdown markers
+   * given in `meta`. When there were duplicates, one SELECT (per {@link INSERT_CHUNK_ROWS} keys)
+   * compares them with what is stored to find conflicts. A failure after some chunks leaves those
+   * committed: sent again, they are duplicates the unique key absorbs. Resolves only after the
+   * last COMMIT: then the batch may be acknowledged.
    */
   async storeReadings(deviceId: string, readings: readonly NewReading[], meta: ReadingsMeta = { protocol: 'v1' }): Promise<StoreResult> {
     const receivedAt = meta.receivedAt ?? this.clock.now();
+    const total: StoreResult = { stored: 0, duplicates: 0, conflicts: [] };
+    for (let start = 0; start === 0 || start < readings.length; start += STORE_CHUNK_READINGS) {
+      const chunk = readings.length <= STORE_CHUNK_READINGS ? readings : readings.slice(start, start + STORE_CHUNK_READINGS);
+      const last = start + STORE_CHUNK_READINGS >= readings.length;
+      const result = await this.storeChunk(deviceId, chunk, meta, receivedAt, last ? (meta.shutdowns ?? []) : []);
+      total.stored += result.stored;
+      total.duplicates += result.duplicates;
+      for (const conflict of result.conflicts) total.conflicts.push(conflict);
+    }
+    return total;
+  }
+
+  private storeChunk(deviceId: string, readings: readonly NewReading[], meta: ReadingsMeta, receivedAt: number, shutdowns: readonly ShutdownMarker[]): Promise<StoreResult> {
     const groups = groupByBoot(deviceId, readings, receivedAt);
     return this.db.transaction(async (sql) => {
       // First: the device row's lock serialises the batches of one device (MariaDB), so their
@@ -131,7 +168,7 @@ export class ReadingStore {
       }
       const duplicates = readings.length - stored;
       await this.integrity.recordStoredIn(sql, deviceId, boots, stored, duplicates);
-      for (const marker of meta.shutdowns ?? []) await this.shutdownIn(sql, deviceId, marker, receivedAt);
+      for (const marker of shutdowns) await this.shutdownIn(sql, deviceId, marker, receivedAt);
       // Marked in this transaction, so the charts' rollups can never miss a committed reading.
       if (stored > 0) await this.rollups.markDirty(sql, deviceId, readings.map((r) => r.measuredAt));
       const conflicts = duplicates > 0 ? await this.findConflicts(sql, deviceId, readings) : [];
@@ -184,17 +221,17 @@ export class ReadingStore {
         streamId: String(r.stream_id),
         measuredAt: num(r.measured_at),
         receivedAt: num(r.received_at),
-        values: jsonObject(r.values_json) as Record<string, number>,
+        values: jsonObject(r.values_json) as Record<string, SensorValue>,
       }));
     });
   }
 
   /** The newest reading of a device by measured time, undefined before the first. */
-  latestReading(deviceId: string): Promise<{ measuredAt: number; values: Record<string, number> } | undefined> {
+  latestReading(deviceId: string): Promise<LatestValues | undefined> {
     return this.db.read(async (sql) => {
       const rows = await sql.rows('SELECT measured_at, values_json FROM readings WHERE device_id = ? ORDER BY measured_at DESC LIMIT 1', [deviceId]);
       const row = rows[0];
-      return row === undefined ? undefined : { measuredAt: num(row.measured_at), values: jsonObject(row.values_json) as Record<string, number> };
+      return row === undefined ? undefined : { measuredAt: num(row.measured_at), values: jsonObject(row.values_json) as Record<string, SensorValue> };
     });
   }
 
@@ -284,13 +321,13 @@ export class ReadingStore {
 
   private async findConflicts(sql: Sql, deviceId: string, readings: readonly NewReading[]): Promise<ReadingConflict[]> {
     const keys = [...new Set(readings.map(readingKey))];
-    const stored = new Map<string, { measuredAt: number; values: Record<string, number> }>();
+    const stored = new Map<string, { measuredAt: number; values: Record<string, SensorValue> }>();
     for (let start = 0; start < keys.length; start += INSERT_CHUNK_ROWS) {
       const chunk = keys.slice(start, start + INSERT_CHUNK_ROWS);
       const keyIn = this.db.inList('reading_key', chunk);
       const rows = await sql.rows(`SELECT reading_key, measured_at, values_json FROM readings WHERE device_id = ? AND ${keyIn.clause}`, [deviceId, ...keyIn.params]);
       for (const row of rows) {
-        stored.set(String(row.reading_key), { measuredAt: num(row.measured_at), values: JSON.parse(String(row.values_json)) as Record<string, number> });
+        stored.set(String(row.reading_key), { measuredAt: num(row.measured_at), values: JSON.parse(String(row.values_json)) as Record<string, SensorValue> });
       }
     }
     // Rows inserted by this call equal what was sent, so every difference is a real conflict
@@ -308,7 +345,7 @@ export class ReadingStore {
   }
 }
 
-function sameValues(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+function sameValues(a: Readonly<Record<string, SensorValue>>, b: Readonly<Record<string, SensorValue>>): boolean {
   const keysA = Object.keys(a);
   if (keysA.length !== Object.keys(b).length) return false;
   return keysA.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
@@ -330,7 +367,7 @@ function groupByBoot(deviceId: string, readings: readonly NewReading[], received
       group = { rows: [], boot: bootId === null ? undefined : { bootId, minSeq: r.seq as number, maxSeq: r.seq as number } };
       groups.set(bootId, group);
     }
-    group.rows.push([deviceId, readingKey(r), r.bootId, r.seq, r.streamId, r.measuredAt, receivedAt, JSON.stringify(r.values)]);
+    group.rows.push([deviceId, readingKey(r), r.bootId, r.seq, r.streamId, r.measuredAt, receivedAt, JSON.stringify(r.values), r.clockSkew === true ? 1 : 0]);
     if (group.boot !== undefined && r.seq !== null) {
       group.boot.minSeq = Math.min(group.boot.minSeq, r.seq);
       group.boot.maxSeq = Math.max(group.boot.maxSeq, r.seq);

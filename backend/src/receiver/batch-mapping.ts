@@ -9,10 +9,11 @@ import {
   type ReadingIdentity,
   type ReadingsBatch,
   type Rejection,
+  type SensorValue,
   type StreamShutdown,
 } from '@iot/common/protocol';
 import type { NewReading, ShutdownMarker } from '../db/index.ts';
-import { DEFAULT_LIMITS, LIMIT_ENV, MAX_STORED_SEQ } from './limits.ts';
+import { DEFAULT_LIMITS, LIMIT_ENV, MAX_STORED_SEQ, type ReceiverLimits } from './limits.ts';
 import type { PartRejection } from './rejection-rows.ts';
 
 /**
@@ -31,11 +32,17 @@ export interface MappedBatch {
   upTo: string;
 }
 
-/** The limits mapping applies (the rest need the database: device-limits.ts). */
-export type MappingLimits = { maxFieldsPerReading: number };
+/** The limits mapping applies (the rest need the database: device-limits.ts), and the clock-skew window. */
+export type MappingLimits = Pick<ReceiverLimits, 'maxFieldsPerReading' | 'clockSkewFutureMs' | 'clockSkewPastMs'>;
+
+/**
+ * When the readings arrived (backend clock): a reading measured outside the plausible window
+ * around it is stored with its clock-skew flag set (docs/protocol.md §10).
+ */
+export type ReceivedAt = number;
 
 /** Splits a v1 batch into storable readings, shutdown markers and rejected entries. */
-export function mapBatch(batch: ReadingsBatch, limits: MappingLimits = DEFAULT_LIMITS): MappedBatch {
+export function mapBatch(batch: ReadingsBatch, receivedAt: ReceivedAt, limits: MappingLimits = DEFAULT_LIMITS): MappedBatch {
   const mapped: MappedBatch = { readings: [], shutdowns: [], rejected: [], upTo: '0-0' };
   for (const entry of batch.entries) {
     const id = batchEntryStreamId(entry);
@@ -49,7 +56,7 @@ export function mapBatch(batch: ReadingsBatch, limits: MappingLimits = DEFAULT_L
     if (!decoded.ok) continue;
     const { streamId, record } = decoded.value;
     if (record.kind === 'shutdown') mapped.shutdowns.push(shutdownMarker(record));
-    else mapped.readings.push(newReading(streamId, record.identity, record.measuredAt, record.values));
+    else mapped.readings.push(newReading(streamId, record.identity, record.measuredAt, record.values, skewed(record.measuredAt, receivedAt, limits)));
   }
   return mapped;
 }
@@ -61,6 +68,7 @@ export function mapBatch(batch: ReadingsBatch, limits: MappingLimits = DEFAULT_L
  */
 export function mapOriginalReading(
   element: OriginalReading,
+  receivedAt: ReceivedAt,
   limits: MappingLimits = DEFAULT_LIMITS,
 ): { reading: NewReading } | { shutdown: ShutdownMarker } | { rejection: Rejection } {
   const decoded = decodeOriginalReading(element);
@@ -69,7 +77,7 @@ export function mapOriginalReading(
   const problem = storable(element._id, record, limits);
   if (problem !== undefined) return { rejection: problem };
   if (record.kind === 'shutdown') return { shutdown: shutdownMarker(record) };
-  return { reading: newReading(element._id, record.identity, record.measuredAt, record.values) };
+  return { reading: newReading(element._id, record.identity, record.measuredAt, record.values, skewed(record.measuredAt, receivedAt, limits)) };
 }
 
 /** An original-format message, element by element: one bad element costs only itself. */
@@ -81,7 +89,7 @@ export interface MappedOriginal {
   stamp: Pick<OriginalReading, '_device_type' | '_app_id' | '_app_name'>;
 }
 
-export function mapOriginalReadings(elements: readonly unknown[], deviceId: string, topic: string, limits: MappingLimits = DEFAULT_LIMITS): MappedOriginal {
+export function mapOriginalReadings(elements: readonly unknown[], deviceId: string, topic: string, receivedAt: ReceivedAt, limits: MappingLimits = DEFAULT_LIMITS): MappedOriginal {
   const mapped: MappedOriginal = { readings: [], shutdowns: [], rejected: [], stamp: {} };
   for (const part of elements) {
     const element = decodeWithSchema(originalReading, part);
@@ -97,7 +105,7 @@ export function mapOriginalReadings(elements: readonly unknown[], deviceId: stri
     mapped.stamp._device_type ??= _device_type;
     mapped.stamp._app_id ??= _app_id;
     mapped.stamp._app_name ??= _app_name;
-    const one = mapOriginalReading(element.value, limits);
+    const one = mapOriginalReading(element.value, receivedAt, limits);
     if ('rejection' in one) mapped.rejected.push({ part, rejection: one.rejection });
     else if ('shutdown' in one) mapped.shutdowns.push(one.shutdown);
     else mapped.readings.push(one.reading);
@@ -106,7 +114,7 @@ export function mapOriginalReadings(elements: readonly unknown[], deviceId: stri
 }
 
 /** What the protocol allows but the database cannot hold, or a limit forbids; undefined if fine. */
-function storable(streamId: string, record: { kind: 'reading'; identity: ReadingIdentity | null; values: Record<string, number> } | StreamShutdown, limits: MappingLimits): Rejection | undefined {
+function storable(streamId: string, record: { kind: 'reading'; identity: ReadingIdentity | null; values: Record<string, SensorValue> } | StreamShutdown, limits: MappingLimits): Rejection | undefined {
   const seq = record.kind === 'shutdown' ? record.lastSeq : record.identity?.seq;
   if (seq !== undefined && seq > MAX_STORED_SEQ) {
     return { reason: 'out_of_range', detail: `entry ${streamId}: sequence number ${seq} is beyond what the database holds (at most ${MAX_STORED_SEQ})` };
@@ -123,8 +131,18 @@ function storable(streamId: string, record: { kind: 'reading'; identity: Reading
   return undefined;
 }
 
-function newReading(streamId: string, identity: ReadingIdentity | null, measuredAt: number, values: Record<string, number>): NewReading {
-  return { bootId: identity?.bootId ?? null, seq: identity?.seq ?? null, streamId, measuredAt, values };
+function newReading(streamId: string, identity: ReadingIdentity | null, measuredAt: number, values: Record<string, SensorValue>, clockSkew: boolean): NewReading {
+  return { bootId: identity?.bootId ?? null, seq: identity?.seq ?? null, streamId, measuredAt, values, clockSkew };
+}
+
+/**
+ * Whether a reading's time is implausible for when it arrived: later than a little ahead of the
+ * backend's clock, or older than an outage's backlog can honestly be. Such a reading is stored,
+ * flagged: a Pi without a real-time clock measures with a clock that is behind until NTP syncs
+ * (docs/protocol.md §10). Times no date can hold never get here (epoch.ts).
+ */
+function skewed(measuredAt: number, receivedAt: ReceivedAt, limits: MappingLimits): boolean {
+  return measuredAt > receivedAt + limits.clockSkewFutureMs || measuredAt < receivedAt - limits.clockSkewPastMs;
 }
 
 function shutdownMarker(record: StreamShutdown): ShutdownMarker {

@@ -1,6 +1,6 @@
 import { ConfigError, env, parseEnv, topicEnv, z } from '@iot/common/config';
 import { checkMqttEnv, mqttEnv } from '@iot/common/mqtt-env';
-import { MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
+import { MAX_ORIGINAL_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
 import { parseDatabaseUrl } from '../db/database-config.ts';
 import { limitsEnv } from './limits.ts';
 
@@ -28,7 +28,10 @@ export const receiverEnv = {
     }),
   /** HTTP port of GET /health and GET /metrics (Prometheus) (0 = off). */
   RECEIVER_HEALTH_PORT: env.integer(0, 65535).prefault('0'),
+  /** Largest payload on every topic but `values`. */
   RECEIVER_MAX_PAYLOAD_BYTES: env.integer(1024, 16 * 1024 * 1024).prefault(String(MAX_PAYLOAD_BYTES)),
+  /** Largest original-format readings message (`values`): the original sends its whole backlog as one (docs/protocol.md §9). */
+  RECEIVER_MAX_ORIGINAL_PAYLOAD_BYTES: env.integer(1024, 256 * 1024 * 1024).prefault(String(MAX_ORIGINAL_PAYLOAD_BYTES)),
   RECEIVER_MAX_CONCURRENT: env.integer(1, 256).prefault('16'),
   /** Refresh the chart rollups in this process (one receiver at a time does, by a lease in the database). */
   RECEIVER_ROLLUPS: env.boolean().prefault('true'),

@@ -24,7 +24,19 @@ export interface ReceiverLimits {
   rejectionMaxRows: number;
   /** How often retention and the rate limit's summaries are applied. */
   rejectionSweepMs: number;
+  /**
+   * Readings in one original-format message; the ones past it are refused. The original sends
+   * its whole backlog as one message (docs/protocol.md §9), so this is about the payload limit's
+   * worth of the smallest honest readings, a bound on the work one message may cost.
+   */
+  maxReadingsPerOriginalMessage: number;
+  /** A reading measured more than this after its arrival is flagged as clock skew (docs/protocol.md §10)... */
+  clockSkewFutureMs: number;
+  /** ...and one measured more than this before it: longer than an honest outage's backlog. */
+  clockSkewPastMs: number;
 }
+
+const DAY_MS = 86_400_000;
 
 export const DEFAULT_LIMITS: ReceiverLimits = {
   maxFieldsPerReading: 64,
@@ -34,6 +46,9 @@ export const DEFAULT_LIMITS: ReceiverLimits = {
   rejectionRetentionDays: 30,
   rejectionMaxRows: 100_000,
   rejectionSweepMs: 60_000,
+  maxReadingsPerOriginalMessage: 200_000,
+  clockSkewFutureMs: 300_000,
+  clockSkewPastMs: 30 * DAY_MS,
 };
 
 /** The env variable of each configurable limit, named in rejection details. */
@@ -45,6 +60,9 @@ export const LIMIT_ENV = {
   rejectionRetentionDays: 'RECEIVER_REJECTION_RETENTION_DAYS',
   rejectionMaxRows: 'RECEIVER_REJECTION_MAX_ROWS',
   rejectionSweepMs: 'RECEIVER_REJECTION_SWEEP_SECONDS',
+  maxReadingsPerOriginalMessage: 'RECEIVER_MAX_READINGS_PER_ORIGINAL_MESSAGE',
+  clockSkewFutureMs: 'RECEIVER_CLOCK_SKEW_FUTURE_SECONDS',
+  clockSkewPastMs: 'RECEIVER_CLOCK_SKEW_PAST_DAYS',
 } as const satisfies Record<keyof ReceiverLimits, string>;
 
 /** Their schemas, for config.ts (validated with the rest of the receiver's environment). */
@@ -56,6 +74,9 @@ export const limitsEnv = {
   [LIMIT_ENV.rejectionRetentionDays]: env.integer(1, 3650).prefault(String(DEFAULT_LIMITS.rejectionRetentionDays)),
   [LIMIT_ENV.rejectionMaxRows]: env.integer(100, 100_000_000).prefault(String(DEFAULT_LIMITS.rejectionMaxRows)),
   [LIMIT_ENV.rejectionSweepMs]: env.integer(1, 86_400).prefault(String(DEFAULT_LIMITS.rejectionSweepMs / 1000)),
+  [LIMIT_ENV.maxReadingsPerOriginalMessage]: env.integer(1, 10_000_000).prefault(String(DEFAULT_LIMITS.maxReadingsPerOriginalMessage)),
+  [LIMIT_ENV.clockSkewFutureMs]: env.integer(0, 10 * 365 * 86_400).prefault(String(DEFAULT_LIMITS.clockSkewFutureMs / 1000)),
+  [LIMIT_ENV.clockSkewPastMs]: env.integer(1, 100 * 365).prefault(String(DEFAULT_LIMITS.clockSkewPastMs / DAY_MS)),
 };
 
 export function limitsFromConfig(config: { [K in (typeof LIMIT_ENV)[keyof typeof LIMIT_ENV]]: number }): ReceiverLimits {
@@ -67,6 +88,9 @@ export function limitsFromConfig(config: { [K in (typeof LIMIT_ENV)[keyof typeof
     rejectionRetentionDays: config.RECEIVER_REJECTION_RETENTION_DAYS,
     rejectionMaxRows: config.RECEIVER_REJECTION_MAX_ROWS,
     rejectionSweepMs: config.RECEIVER_REJECTION_SWEEP_SECONDS * 1000,
+    maxReadingsPerOriginalMessage: config.RECEIVER_MAX_READINGS_PER_ORIGINAL_MESSAGE,
+    clockSkewFutureMs: config.RECEIVER_CLOCK_SKEW_FUTURE_SECONDS * 1000,
+    clockSkewPastMs: config.RECEIVER_CLOCK_SKEW_PAST_DAYS * DAY_MS,
   };
 }
 

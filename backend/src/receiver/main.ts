@@ -40,6 +40,7 @@ await runService({
       logger,
       clock: systemClock,
       maxPayloadBytes: config.RECEIVER_MAX_PAYLOAD_BYTES,
+      maxOriginalPayloadBytes: config.RECEIVER_MAX_ORIGINAL_PAYLOAD_BYTES,
       sharedGroup: config.RECEIVER_SHARED_GROUP,
       maxConcurrent: config.RECEIVER_MAX_CONCURRENT,
       metrics,

@@ -6,7 +6,7 @@ import type { DatabaseGate } from './database-gate.ts';
 import { type Admitted, DeviceLimits } from './device-limits.ts';
 import type { IngestStore } from './ingest-store.ts';
 import { storeIsolating } from './isolating-store.ts';
-import type { ReceiverLimits } from './limits.ts';
+import { LIMIT_ENV, type ReceiverLimits } from './limits.ts';
 import type { ReceiverMetrics, StoreKind } from './metrics.ts';
 import type { RejectionLog } from './rejection-log.ts';
 import { type MessageOrigin, type PartRejection, rejectionRows } from './rejection-rows.ts';
@@ -18,7 +18,10 @@ export interface ReadingsIngestOptions {
   metrics: ReceiverMetrics;
   logger: Logger;
   limits: ReceiverLimits;
+  /** Largest v1 batch. */
   maxPayloadBytes: number;
+  /** Largest original-format message: the original's whole backlog in one (docs/protocol.md §9). */
+  maxOriginalPayloadBytes: number;
   now: () => number;
   /** Records a rejection of the whole message. */
   reject: (topic: string, deviceId: string, payload: Buffer, rejection: Rejection) => Promise<void>;
@@ -53,7 +56,7 @@ export class ReadingsIngest {
     if (batch.device !== deviceId) {
       return this.options.reject(topic, deviceId, payload, { reason: 'device_mismatch', detail: `payload says device "${batch.device}" but was published on ${topic}` });
     }
-    const mapped = mapBatch(batch, this.options.limits);
+    const mapped = mapBatch(batch, this.options.now(), this.options.limits);
     const origin: MessageOrigin = { topic, deviceId, payload, parts: 'entries', total: batch.entries.length };
     const meta = readingsMeta('v1', batch.meta);
     const ingested = await this.ingest('batch', origin, mapped.readings, mapped.shutdowns, mapped.rejected, meta);
@@ -69,12 +72,28 @@ export class ReadingsIngest {
     );
   }
 
-  /** Original devices advance their cursor on publish; store what arrives, idempotently, no ack. */
+  /**
+   * Original devices advance their cursor on publish; store what arrives, idempotently, no ack.
+   * After an outage the message is the whole backlog (docs/protocol.md §9): up to
+   * `maxOriginalPayloadBytes`, stored in bounded transactions by the store (reading-store.ts).
+   */
   async onOriginalReadings(topic: string, deviceId: string, payload: Buffer): Promise<void> {
-    const parsed = decodeJsonPayload(originalReadingsMessage, payload, this.options.maxPayloadBytes);
+    const parsed = decodeJsonPayload(originalReadingsMessage, payload, this.options.maxOriginalPayloadBytes);
     if (!parsed.ok) return this.options.reject(topic, deviceId, payload, parsed.rejection);
-    const mapped = mapOriginalReadings(parsed.value, deviceId, topic, this.options.limits);
-    const origin: MessageOrigin = { topic, deviceId, payload, parts: 'elements', total: parsed.value.length };
+    const { limits } = this.options;
+    const elements = parsed.value;
+    const within = elements.length > limits.maxReadingsPerOriginalMessage ? elements.slice(0, limits.maxReadingsPerOriginalMessage) : elements;
+    const mapped = mapOriginalReadings(within, deviceId, topic, this.options.now(), limits);
+    for (let i = within.length; i < elements.length; i++) {
+      mapped.rejected.push({
+        part: elements[i],
+        rejection: {
+          reason: 'limit_exceeded',
+          detail: `element ${i} of a message of ${elements.length}: at most ${limits.maxReadingsPerOriginalMessage} readings per original-format message (${LIMIT_ENV.maxReadingsPerOriginalMessage}); the first ${within.length} were taken`,
+        },
+      });
+    }
+    const origin: MessageOrigin = { topic, deviceId, payload, parts: 'elements', total: elements.length };
     const protocol = mapped.readings.some((r) => r.bootId !== null) || mapped.shutdowns.length > 0 ? 'v1' : 'original';
     const { stamp } = mapped;
     const meta = readingsMeta(protocol, { device_type: stamp._device_type, app_id: stamp._app_id, app_name: stamp._app_name });

@@ -42,7 +42,10 @@ export interface ReceiverOptions {
   topics: TopicScheme;
   logger: Logger;
   clock: Clock;
+  /** Largest payload on every topic but `values`. */
   maxPayloadBytes: number;
+  /** Largest original-format readings message (`values`); `maxPayloadBytes` when omitted. */
+  maxOriginalPayloadBytes?: number;
   /** MQTT shared-subscription group: receivers in one group share the load. */
   sharedGroup?: string | undefined;
   /** Messages processed at once; more wait in the broker (MQTT.js stops reading meanwhile). */
@@ -89,6 +92,7 @@ export class Receiver implements Service {
       logger,
       limits,
       maxPayloadBytes: options.maxPayloadBytes,
+      maxOriginalPayloadBytes: options.maxOriginalPayloadBytes ?? options.maxPayloadBytes,
       now: () => clock.now(),
       reject: (topic, deviceId, payload, rejection) => this.reject(topic, deviceId, payload, rejection),
       ack: (deviceId, payload) => this.publish(options.topics.topic('ack', deviceId), payload),

@@ -4,9 +4,10 @@ import type { CommandName } from '@iot/common/protocol';
 import { type Request, type Response, Router } from 'express';
 import type { DeviceControl } from '../control/device-control.ts';
 import type { Database, DesiredConfigRecord, DeviceRecord, ReadingRow, ReadingsCursor, ReportedConfigRecord } from '../db/index.ts';
+import type { LatestValues } from '../db/reading-store.ts';
 import { csvLine } from './csv.ts';
 import { HttpError } from './http-error.ts';
-import { deviceFrom, type LatestReading } from './overview-routes.ts';
+import { deviceFrom } from './overview-routes.ts';
 import { integer, rangeQuery, validate } from './request-validation.ts';
 import { requireAdmin } from './security.ts';
 import { isoTime } from './time-text.ts';
@@ -68,7 +69,8 @@ export interface DeviceDetail {
   device: DeviceRecord;
   desiredConfig: DesiredConfigRecord | null;
   reportedConfig: ReportedConfigRecord | null;
-  latest: LatestReading | null;
+  /** Values are numbers, or text from original devices (docs/protocol.md §9). */
+  latest: LatestValues | null;
 }
 
 const cursorOf = (row: ReadingRow): string => `${row.measuredAt}.${row.id}`;

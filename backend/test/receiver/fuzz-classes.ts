@@ -128,8 +128,10 @@ export const FUZZ_CLASSES: readonly FuzzClass[] = [
   { name: 'original: not an array', channel: 'values', messages: LIGHT, make: (d) => JSON.stringify({ _id: '1-0', _device_uuid: d }), expected: { wrong_type: 1 } },
   { name: 'original: not JSON', channel: 'values', messages: LIGHT, make: (_d, i) => `[{"_id":"${i}-0"`, expected: { not_json: 1 } },
   { name: 'original: invalid UTF-8', channel: 'values', messages: LIGHT, make: () => Buffer.from([0x5b, 0x22, 0xe9, 0x22, 0x5d]), expected: { not_utf8: 1 } },
-  elements('original: value "0x1A"', 'wrong_type', (d, i) => element(d, i, { temperature_celsius: '0x1A' })),
-  elements('original: value " 12 "', 'wrong_type', (d, i) => element(d, i, { temperature_celsius: ' 12 ' })),
+  // "0x1A" and " 12 " are text values now (docs/protocol.md §9), stored as given: not malformed.
+  elements('original: text value with a control character', 'wrong_type', (d, i) => element(d, i, { temperature_celsius: 'n/a\u0007' })),
+  elements('original: text value of 257 characters', 'wrong_type', (d, i) => element(d, i, { temperature_celsius: 'x'.repeat(257) })),
+  elements('original: text value with a lone surrogate', 'wrong_type', (d, i) => element(d, i, { temperature_celsius: 'x\ud800' })),
   elements('original: value as a number', 'wrong_type', (d, i) => element(d, i, { temperature_celsius: 21.5 })),
   elements('original: bad _seq', 'wrong_type', (d, i) => element(d, i, { _boot_id: BOOT, _seq: 'x' })),
   elements('original: _seq 1e300', 'wrong_type', (d, i) => element(d, i, { _boot_id: BOOT, _seq: '1e300' })),

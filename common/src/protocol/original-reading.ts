@@ -3,7 +3,7 @@ import type { OriginalReading } from './messages.ts';
 import { type Decoded, decoded, rejected } from './rejection.ts';
 import type { StreamShutdown } from './stream.ts';
 import { MAX_EPOCH_MS } from './epoch.ts';
-import { bootIdField, FIELD, integerField, type SplitFields, splitFields, timeField } from './stream-fields.ts';
+import { bootIdField, FIELD, integerField, type SensorValue, type SplitFields, splitFields, timeField } from './stream-fields.ts';
 import { streamIdMs } from './stream-id.ts';
 
 /**
@@ -12,8 +12,11 @@ import { streamIdMs } from './stream-id.ts';
  * as strings. Original devices publish it as they always did; ours publish it for
  * send_measurements, and then the identity and marker fields travel along, so the backend
  * recognises readings it already has from v1 batches. The fields follow the stream grammar
- * (stream-fields.ts), with the original's freedoms: any sensor name, and no identity needed.
+ * (stream-fields.ts), with the original's freedoms: any sensor name, no identity needed, and
+ * values that are text when they are not numbers.
  */
+
+export { MAX_TEXT_VALUE_CHARS, type SensorValue } from './stream-fields.ts';
 
 /** Who the device is, as the original stamped it on every reading (BALENA_* variables, docs/original-system.md §11). */
 export interface OriginalStamp {
@@ -28,7 +31,8 @@ export interface OriginalStreamReading {
   kind: 'reading';
   identity: ReadingIdentity | null;
   measuredAt: number;
-  values: Record<string, number>;
+  /** A number where the string is one (strict grammar), else the string itself. */
+  values: Record<string, SensorValue>;
 }
 
 export type OriginalRecord = OriginalStreamReading | StreamShutdown;

@@ -32,26 +32,41 @@ export const ORIGINAL_FIELD_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 /** Longest value text: formatValue writes at most about 17 characters (10 significant digits and an exponent). */
 const MAX_VALUE_CHARS = 32;
+/**
+ * Longest text value of an original reading (docs/protocol.md §9): a status word or a short
+ * message, never a document. 64 fields of this size keep a reading's `values_json` under 20 KB.
+ */
+export const MAX_TEXT_VALUE_CHARS = 256;
+const CONTROL_CHARACTER = /\p{Cc}/u;
 /** A non-negative integer; longer than 16 digits is never a safe integer. */
 const INTEGER = /^\d{1,16}$/;
 const UNDERSCORE = 95;
 
-/** An entry's fields sorted into identity fields (still text) and sensor values (numbers). */
-export interface SplitFields {
+/**
+ * A sensor value as stored: a number, or — in the original format only — text, since the
+ * original's values are strings and not every one of them is a number (docs/protocol.md §9).
+ */
+export type SensorValue = number | string;
+
+/** An entry's fields sorted into identity fields (still text) and sensor values. */
+export interface SplitFields<V extends SensorValue = SensorValue> {
   bootId: string | undefined;
   seq: string | undefined;
   measuredAt: string | undefined;
   event: string | undefined;
   /** Undefined when the entry has no sensor field. */
-  values: Record<string, number> | undefined;
+  values: Record<string, V> | undefined;
 }
 
 /**
- * One pass over XRANGE's flat field/value list. Sensor values must be finite decimals; `_`-fields
- * this version does not know are skipped (a newer sensor may add some). `anyName` admits the
- * names the original's free-form dictionaries may hold ({@link ORIGINAL_FIELD_NAME}).
+ * One pass over XRANGE's flat field/value list. `_`-fields this version does not know are
+ * skipped (a newer sensor may add some). Strict (v1) entries hold finite decimals only; original
+ * entries (`original`) admit the names the original's free-form dictionaries may hold
+ * ({@link ORIGINAL_FIELD_NAME}) and text values: what is not a decimal is kept as the text it is.
  */
-export function splitFields(flat: readonly string[], anyName: boolean): Decoded<SplitFields> {
+export function splitFields(flat: readonly string[], original: false): Decoded<SplitFields<number>>;
+export function splitFields(flat: readonly string[], original: true): Decoded<SplitFields>;
+export function splitFields(flat: readonly string[], original: boolean): Decoded<SplitFields> {
   if (flat.length % 2 !== 0) return rejected('wrong_shape', `fields and values do not pair up (${flat.length} items)`);
   const split: SplitFields = { bootId: undefined, seq: undefined, measuredAt: undefined, event: undefined, values: undefined };
   // `_`-fields this version skips still count for duplicates; they are rare, so the set is too.
@@ -84,9 +99,9 @@ export function splitFields(flat: readonly string[], anyName: boolean): Decoded<
       }
       continue;
     }
-    if (!(anyName ? ORIGINAL_FIELD_NAME : SENSOR_FIELD_NAME).test(name)) return badName(name, anyName);
-    const value = decimal(name, text);
-    if (typeof value !== 'number') return { ok: false, rejection: value };
+    if (!(original ? ORIGINAL_FIELD_NAME : SENSOR_FIELD_NAME).test(name)) return badName(name, original);
+    const value = original ? originalValue(name, text) : decimal(name, text);
+    if (typeof value === 'object') return { ok: false, rejection: value };
     split.values ??= {};
     // Names starting with `_` never get here, so `__proto__` cannot be one: a plain object is safe.
     if (Object.hasOwn(split.values, name)) return twice(name);
@@ -128,6 +143,23 @@ function badName(name: string, anyName: boolean): Decoded<never> {
   const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
   const rule = anyName ? 'letters, digits, _ - and ., starting with a letter' : 'lowercase letters, digits and _, starting with a letter';
   return rejected('wrong_shape', `${shown} is not a name for sensor values: at most 64 ${rule}${name.length > 64 ? ` (it has ${name.length})` : ''}`);
+}
+
+/**
+ * An original value: a number exactly when a v1 entry would take it as one ({@link decimal}: the
+ * strict grammar, at most {@link MAX_VALUE_CHARS} characters, finite), so `"0x10"` or `" 12 "`
+ * stay the text they are and are never read as 16 or 12. Anything else is kept as the text it
+ * is, within bounds that keep it harmless to store and show: the original never sends again, so
+ * text is stored rather than lost.
+ */
+function originalValue(name: string, text: string): SensorValue | Rejection {
+  const number = decimal(name, text);
+  if (typeof number === 'number') return number;
+  if (text.length > MAX_TEXT_VALUE_CHARS) return { reason: 'wrong_type', detail: `${name}: a text value of ${text.length} characters; at most ${MAX_TEXT_VALUE_CHARS}` };
+  // The payload was valid UTF-8, but a JSON escape can still name a lone surrogate ("\ud800").
+  if (!text.isWellFormed()) return { reason: 'wrong_type', detail: `${name}: the text value is not well-formed Unicode (a lone surrogate)` };
+  if (CONTROL_CHARACTER.test(text)) return { reason: 'wrong_type', detail: `${name}: the text value ${JSON.stringify(text.slice(0, 40))} contains a control character` };
+  return text;
 }
 
 function decimal(name: string, text: string): number | Rejection {

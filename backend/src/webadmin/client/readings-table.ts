@@ -85,11 +85,21 @@ export class ReadingsTable {
             el('td', {}, el('code', { class: 'nowrap' }, r.bootId ?? '—')),
             el('td', { class: 'num' }, r.seq === null ? '—' : String(r.seq)),
             // Field names are data: only the reading's own fields count (`constructor` is not Object's).
-            ...names.map((name) => el('td', { class: 'num' }, Object.hasOwn(r.values, name) ? formatValue(r.values[name]) : '')),
+            ...names.map((name) => valueCell(Object.hasOwn(r.values, name) ? r.values[name] : undefined)),
           ]),
         ),
       ),
     ]);
     replaceChildren(this.body, scrollingTable(table));
   }
+}
+
+/**
+ * One value's cell: numbers right-aligned; text (original devices' values, docs/protocol.md §9)
+ * as a text node through el(), since it is untrusted, marked so a reader sees it is not a number.
+ */
+function valueCell(value: unknown): HTMLElement {
+  if (value === undefined) return el('td', { class: 'num' }, '');
+  if (typeof value === 'number') return el('td', { class: 'num' }, formatValue(value));
+  return el('td', { class: 'text-value', 'data-value-kind': 'text' }, formatValue(value));
 }
