@@ -4,6 +4,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { ControlError } from '../control/device-control.ts';
 import type { Database } from '../db/index.ts';
 import { apiRoutes, type CommandControl } from './api-routes.ts';
+import { commandRoutes } from './command-routes.ts';
 import type { ClientAssets } from './client-assets.ts';
 import { errorBody, HttpError } from './http-error.ts';
 import { WebAdminMetrics } from './metrics.ts';
@@ -117,6 +118,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
   app.use('/api', tokenRoutes({ db, logger }));
   app.use('/api', overviewRoutes({ db, clock }));
   app.use('/api', apiRoutes({ db, control: options.control, logger }));
+  app.use('/api', commandRoutes({ db, control: options.control, logger }));
   app.use(pageRoutes({ assets: options.assets, sessions }));
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));

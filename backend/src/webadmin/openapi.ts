@@ -89,7 +89,7 @@ export const OPENAPI_DOCUMENT = {
       ]),
     },
     '/api/devices/{id}/commands': {
-      get: read('Command history, newest first', [deviceId, int('limit', '1–1000 (default 50)', 1000)]),
+      get: read('Command history, newest first. `ok` is true or false as the device answered, and null until answered or when the answer reports no outcome (the original software answers reboot before rebooting; docs/original-devices.md)', [deviceId, int('limit', '1–1000 (default 50)', 1000)]),
       post: {
         summary: 'Send a command (admin)',
         parameters: [deviceId],
@@ -116,6 +116,37 @@ export const OPENAPI_DOCUMENT = {
         },
         responses: { 202: json('Sent; body has the command id'), 400: error, 401: error, 403: error, 404: error, 503: error },
       },
+    },
+    '/api/broadcasts': {
+      get: read('Broadcast commands, newest first, with answer counts (total, ok, failed, notReported)', [int('limit', '1–1000 (default 50)', 1000)]),
+      post: {
+        summary: 'Send a command to every connected device on the broadcast topic (admin)',
+        description:
+          'Sent in the original format (no id), which every device understands; start/stop/interval become set_config. Allowed: get_config, set_config, start_measurement, stop_measurement, set_interval, reboot (reboot needs "confirm": true). Each device that answers gets one answer row; answers are matched by command, key and value.',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['command'],
+                properties: {
+                  command: { type: 'string' },
+                  key: { type: 'string' },
+                  value: { type: ['string', 'number'] },
+                  seconds: { type: 'number' },
+                  ttl_seconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'answers after this are no longer tied to the broadcast (default 300)' },
+                  confirm: { type: 'boolean', description: 'required for reboot' },
+                },
+              },
+            },
+          },
+        },
+        responses: { 202: json('Sent; body has the broadcast id'), 400: error, 401: error, 403: error, 503: error },
+      },
+    },
+    '/api/broadcasts/{id}': {
+      get: read('One broadcast and every device\'s answer (deviceId, answeredAt, ok: true, false or null when not reported, response)', [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]),
     },
     '/api/devices/{id}/desired-config': {
       put: {

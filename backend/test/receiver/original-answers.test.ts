@@ -13,10 +13,12 @@ const topics = new TopicScheme();
 /** A device client: what it was sent (request and broadcast topics), and a way to answer. */
 class HandDevice {
   readonly received: unknown[] = [];
-  constructor(
-    readonly id: string,
-    readonly client: MqttClient,
-  ) {
+  readonly id: string;
+  readonly client: MqttClient;
+
+  constructor(id: string, client: MqttClient) {
+    this.id = id;
+    this.client = client;
     client.on('message', (_topic, payload) => this.received.push(JSON.parse(payload.toString())));
   }
 

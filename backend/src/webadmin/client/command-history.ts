@@ -3,9 +3,23 @@ import { cardCell, el, headRow, replaceChildren, scrollingTable } from './dom.ts
 import { localDateTime } from './format.ts';
 import type { CommandRecord } from './types.ts';
 
-function resultText(command: CommandRecord): string {
-  if (command.ok === null) return '—';
-  return command.ok ? 'ok' : 'failed';
+/**
+ * An answered command with `ok` null was received, but the device's software reports no outcome:
+ * the original answers reboot before it reboots (docs/original-devices.md §3). That is neither ok
+ * nor failed, and is shown as such.
+ */
+function result(command: CommandRecord): { text: string; kind: 'ok' | 'failed' | 'not-reported' | 'none'; title?: string } {
+  if (command.ok === true) return { text: 'ok', kind: 'ok' };
+  if (command.ok === false) return { text: 'failed', kind: 'failed' };
+  if (command.state === 'answered') {
+    return { text: 'received; outcome not reported', kind: 'not-reported', title: 'The device answered, but its software does not say whether the command worked (the original answers reboot before rebooting).' };
+  }
+  return { text: '—', kind: 'none' };
+}
+
+function resultCell(command: CommandRecord): HTMLElement {
+  const { text, kind, title } = result(command);
+  return cardCell('Result', el('span', { 'data-testid': 'command-result', 'data-result': kind, ...(title === undefined ? {} : { title }) }, text), { class: kind === 'failed' ? 'bad' : kind === 'not-reported' ? 'muted' : '' });
 }
 
 /** Arguments and responses come from operators and devices: shown as JSON text, never markup. */
@@ -58,7 +72,7 @@ export class CommandHistory {
             cardCell('State', el('span', { class: `badge state-${c.state}` }, c.state)),
             cardCell('Delivered', after(c.createdAt, c.deliveredAt), { class: 'num nowrap' }),
             cardCell('Answered', after(c.createdAt, c.answeredAt), { class: 'num nowrap' }),
-            cardCell('Result', resultText(c), { class: c.ok === false ? 'bad' : '' }),
+            resultCell(c),
             cardCell('Response', el('code', { class: 'json' }, jsonText(c.response)), { class: 'response' }),
           ]),
         ),
