@@ -1,3 +1,4 @@
+import { type DevicePresence, inferPresence, medianInterval, statusPresence } from './cadence.ts';
 import type { DeviceProtocol } from './reading-store.ts';
 import { boolOrNull, jsonOrNull, num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
 
@@ -21,6 +22,9 @@ export interface DeviceRecord {
   /** Readings received again after they were stored (re-sends the unique key absorbed). */
   duplicatesAbsorbed: number;
 }
+
+/** The newest readings whose spacing gives an original device's measuring interval. */
+export const INTERVAL_SAMPLE = 21;
 
 const DEVICE_COLUMNS = 'id, protocol, device_type, app_id, app_name, first_seen_at, last_seen_at, online, status_json, status_at, name, duplicates_absorbed';
 
@@ -77,6 +81,21 @@ export class DeviceStore {
       const rows = await sql.rows(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [id]);
       return rows[0] === undefined ? undefined : toDevice(rows[0]);
     });
+  }
+
+  /**
+   * How present the device is at `now` (backend time, from the caller's clock). A v1 device says
+   * so in its status. The original software publishes no status and no Last Will, so for an
+   * original device presence is inferred from its last message and the median spacing of its
+   * newest {@link INTERVAL_SAMPLE} readings in measured time (docs/original-devices.md §4): a
+   * short read of the (device, measured_at) index.
+   */
+  async presence(device: DeviceRecord, now: number): Promise<DevicePresence> {
+    if (device.protocol !== 'original') return statusPresence(device.online, device.lastSeenAt, now);
+    const times = await this.db.read(async (sql) =>
+      (await sql.rows('SELECT measured_at FROM readings WHERE device_id = ? ORDER BY measured_at DESC LIMIT ?', [device.id, INTERVAL_SAMPLE])).map((r) => num(r.measured_at)),
+    );
+    return inferPresence(device.lastSeenAt, medianInterval(times.filter(Number.isFinite)), now);
   }
 
   private async insertIfMissing(sql: Sql, deviceId: string, protocol: DeviceProtocol, at: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { DEFAULT_GAP_FACTOR, findSuspectedGaps, LOCAL_WINDOW, medianInterval, type SuspectedGap, type TimePoint } from './cadence.ts';
 import { num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
 
 /** What one boot of a device stored, from the counters kept at write time (no scan of readings). */
@@ -24,6 +25,12 @@ export interface BootGaps extends BootSummary {
   missing: Array<{ from: number; to: number }>;
 }
 
+/** A boot on GET /api/integrity: its summary and how many of its readings carry the clock-skew flag. */
+export interface BootIntegrity extends BootSummary {
+  /** Readings of the boot stored with `clock_skew = 1`: measured at a time implausible for their arrival. */
+  clockSkewed: number;
+}
+
 /** One device on GET /api/integrity. */
 export interface DeviceIntegrity {
   id: string;
@@ -32,7 +39,49 @@ export interface DeviceIntegrity {
   duplicatesAbsorbed: number;
   /** Sequence numbers missing over all boots. */
   missing: number;
-  boots: BootSummary[];
+  /** Readings stored without a sequence number (the original software's), from the counters. */
+  unsequenced: number;
+  /** Readings stored with `clock_skew = 1` (measured at a time implausible for their arrival), boots or none. */
+  clockSkewed: number;
+  /**
+   * Suspected gaps among the newest {@link REPORT_SCAN_READINGS} readings, for a device with
+   * readings without sequence numbers; null for one without. Older ones: {@link IntegrityStore.suspectedGaps}.
+   */
+  suspectedGaps: SuspectedGapScan | null;
+  boots: BootIntegrity[];
+}
+
+/** Position in a device's readings by measured time (measured_at, then row id), newest first. */
+export interface TimeCursor {
+  measuredAt: number;
+  id: number;
+}
+
+/**
+ * One page of the search for suspected gaps: readings without sequence numbers, in measured time,
+ * newest first, whose spacing is too long for their local interval (docs/original-devices.md §4).
+ * Gaps are inferred, not counted: a device that stopped measuring, or a device clock set forward,
+ * looks the same.
+ */
+export interface SuspectedGapScan {
+  /** A spacing counts when it is at least this many local intervals. */
+  factor: number;
+  /** Readings of the page (newest first, at most the page size asked for), whatever their kind. */
+  scanned: number;
+  /** Of those, the readings the gaps are found among: no sequence number, no clock-skew flag, a time a date can hold. */
+  considered: number;
+  /** Measured time of the oldest and newest considered reading of the page; null when none. */
+  from: number | null;
+  to: number | null;
+  /** The median spacing of the considered readings, ms; null with fewer than two. */
+  intervalMs: number | null;
+  /** Suspected gaps found in the page and the readings they are estimated to have held. */
+  gapCount: number;
+  estimatedMissing: number;
+  /** The newest gaps, newest first, at most the limit asked for. */
+  gaps: SuspectedGap[];
+  /** `<measured_at>.<id>` where the next older page starts (the `before` of the next call); null when this page reached the device's oldest reading. */
+  next: string | null;
 }
 
 /** What one stored batch added to a boot: rows really inserted, and the sequence range of the batch's readings of it. */
@@ -45,6 +94,18 @@ export interface BootWrite {
 
 /** Gap ranges listed per boot when the caller names no limit. */
 export const DEFAULT_GAP_RANGES = 1000;
+
+/** Readings the integrity report searches for suspected gaps per device: the newest this many. */
+export const REPORT_SCAN_READINGS = 2000;
+/** Suspected gaps the integrity report lists per device (the counts cover all it found). */
+export const REPORT_SUSPECTED_GAPS = 50;
+/** Readings a page of the suspected-gap search reads when the caller names no size, and at most. */
+export const DEFAULT_SCAN_READINGS = 10_000;
+export const MAX_SCAN_READINGS = 50_000;
+/** Readings read beyond each end of a page so the spacings at its edges have their local interval. */
+const CONTEXT_READINGS = 4 * LOCAL_WINDOW;
+/** The largest |epoch ms| a Date can hold: a reading beyond it has no usable time (docs/protocol.md §10). */
+const MAX_TIME_MS = 8.64e15;
 
 const BOOT_COLUMNS = 'device_id, boot_id, first_seen_at, shutdown_seq, readings, min_seq, max_seq';
 
@@ -84,29 +145,61 @@ export class IntegrityStore {
     }
   }
 
-  /** Every device (by id) with its counters and its boots (in order of first sight). */
-  report(): Promise<DeviceIntegrity[]> {
+  /**
+   * Every device (by id) with its counters and its boots (in order of first sight). Beyond the
+   * counters it reads the clock-skew flags (one grouped count over the flagged readings) and, for
+   * each device with readings without sequence numbers, the suspected gaps among its newest
+   * {@link REPORT_SCAN_READINGS} readings (a bounded page on the (device, measured_at) index).
+   */
+  report(options: { factor?: number | undefined } = {}): Promise<DeviceIntegrity[]> {
     return this.db.read(async (sql) => {
       const devices = await sql.rows('SELECT id, name, readings_stored, duplicates_absorbed FROM devices ORDER BY id');
       const boots = await sql.rows(`SELECT ${BOOT_COLUMNS} FROM boots ORDER BY device_id, first_seen_at, boot_id`);
-      const byDevice = new Map<string, BootSummary[]>();
+      const skewed = await this.clockSkewCounts(sql);
+      const byDevice = new Map<string, BootIntegrity[]>();
       for (const row of boots) {
         const list = byDevice.get(String(row.device_id)) ?? [];
-        list.push(toSummary(row));
+        list.push({ ...toSummary(row), clockSkewed: skewed.get(String(row.device_id))?.get(String(row.boot_id)) ?? 0 });
         byDevice.set(String(row.device_id), list);
       }
-      return devices.map((d) => {
-        const own = byDevice.get(String(d.id)) ?? [];
-        return {
-          id: String(d.id),
+      const report: DeviceIntegrity[] = [];
+      for (const d of devices) {
+        const id = String(d.id);
+        const own = byDevice.get(id) ?? [];
+        const readings = num(d.readings_stored);
+        const unsequenced = Math.max(0, readings - own.reduce((sum, boot) => sum + boot.readings, 0));
+        report.push({
+          id,
           name: strOrNull(d.name),
-          readings: num(d.readings_stored),
+          readings,
           duplicatesAbsorbed: num(d.duplicates_absorbed),
           missing: own.reduce((sum, boot) => sum + boot.missingCount, 0),
+          unsequenced,
+          clockSkewed: [...(skewed.get(id)?.values() ?? [])].reduce((sum, n) => sum + n, 0),
+          suspectedGaps:
+            unsequenced === 0 ? null : await this.scanIn(sql, id, { readings: REPORT_SCAN_READINGS, limit: REPORT_SUSPECTED_GAPS, factor: options.factor ?? DEFAULT_GAP_FACTOR }),
           boots: own,
-        };
-      });
+        });
+      }
+      return report;
     });
+  }
+
+  /**
+   * One page of suspected gaps of a device (docs/original-devices.md §4): its newest `readings`
+   * readings by measured time (default {@link DEFAULT_SCAN_READINGS}, at most
+   * {@link MAX_SCAN_READINGS}), or those before `before`, read as one bounded range of the
+   * (device, measured_at) index, with a few more on either side as context for the local interval.
+   * Each spacing is judged on the page that holds its newer reading, so paging with `next` judges
+   * every spacing once.
+   */
+  suspectedGaps(
+    deviceId: string,
+    options: { before?: TimeCursor | undefined; readings?: number | undefined; limit?: number | undefined; factor?: number | undefined } = {},
+  ): Promise<SuspectedGapScan> {
+    const readings = Math.max(2, Math.min(Math.floor(options.readings ?? DEFAULT_SCAN_READINGS), MAX_SCAN_READINGS));
+    const limit = Math.max(1, Math.min(Math.floor(options.limit ?? DEFAULT_GAP_RANGES), 100_000));
+    return this.db.read((sql) => this.scanIn(sql, deviceId, { before: options.before, readings, limit, factor: options.factor ?? DEFAULT_GAP_FACTOR }));
   }
 
   /** Devices known and readings stored, from the counters. */
@@ -153,6 +246,78 @@ export class IntegrityStore {
     );
     return rows.map((r) => ({ from: num(r.gap_from), to: num(r.gap_to) }));
   }
+
+  /**
+   * Readings carrying the clock-skew flag per device and boot ('' for none). A grouped count of
+   * the flagged rows: without an index on the flag this reads the readings table once.
+   */
+  private async clockSkewCounts(sql: Sql): Promise<Map<string, Map<string, number>>> {
+    const rows = await sql.rows('SELECT device_id, boot_id, COUNT(*) AS n FROM readings WHERE clock_skew = 1 GROUP BY device_id, boot_id');
+    const counts = new Map<string, Map<string, number>>();
+    for (const row of rows) {
+      const device = counts.get(String(row.device_id)) ?? new Map<string, number>();
+      device.set(row.boot_id === null ? '' : String(row.boot_id), num(row.n));
+      counts.set(String(row.device_id), device);
+    }
+    return counts;
+  }
+
+  private async scanIn(sql: Sql, deviceId: string, page: { before?: TimeCursor | undefined; readings: number; limit: number; factor: number }): Promise<SuspectedGapScan> {
+    const { before } = page;
+    // Keyset ranges on the (device, measured_at) index (its entries end in the row id), ids first
+    // and the rows after, as in ReadingStore.page: the page and the older context in one range...
+    const older = await sql.rows(
+      `SELECT r.id, r.measured_at, r.seq, r.clock_skew
+       FROM (SELECT id FROM readings WHERE device_id = ? ${before === undefined ? '' : 'AND measured_at <= ? AND (measured_at < ? OR id < ?)'}
+             ORDER BY measured_at DESC, id DESC LIMIT ?) page
+       JOIN readings r ON r.id = page.id ORDER BY r.measured_at DESC, r.id DESC`,
+      [deviceId, ...(before === undefined ? [] : [before.measuredAt, before.measuredAt, before.id]), page.readings + CONTEXT_READINGS],
+    );
+    // ...and the newer context, which the previous page judged.
+    const newer =
+      before === undefined
+        ? []
+        : await sql.rows(
+            `SELECT r.id, r.measured_at, r.seq, r.clock_skew
+             FROM (SELECT id FROM readings WHERE device_id = ? AND measured_at >= ? AND (measured_at > ? OR id >= ?)
+                   ORDER BY measured_at ASC, id ASC LIMIT ?) page
+             JOIN readings r ON r.id = page.id ORDER BY r.measured_at ASC, r.id ASC`,
+            [deviceId, before.measuredAt, before.measuredAt, before.id, CONTEXT_READINGS],
+          );
+    const own = older.slice(0, page.readings);
+    const considered = (rows: readonly Row[], judged: boolean): TimePoint[] => rows.filter(isConsidered).map((r) => ({ at: num(r.measured_at), judged }));
+    const points = [...considered(older.slice(page.readings), false).reverse(), ...considered(own, true).reverse(), ...considered(newer, false)];
+    const ownTimes = points.filter((p) => p.judged).map((p) => p.at);
+    const gaps = findSuspectedGaps(points, page.factor).reverse();
+    const last = own.at(-1);
+    return {
+      factor: page.factor,
+      scanned: own.length,
+      considered: ownTimes.length,
+      from: ownTimes[0] ?? null,
+      to: ownTimes.at(-1) ?? null,
+      intervalMs: medianInterval(ownTimes),
+      gapCount: gaps.length,
+      estimatedMissing: gaps.reduce((sum, gap) => sum + gap.estimatedMissing, 0),
+      gaps: gaps.slice(0, page.limit),
+      next: own.length < page.readings || last === undefined ? null : cursorText(num(last.measured_at), num(last.id)),
+    };
+  }
+}
+
+/**
+ * `<measured_at>.<id>`. A time that is no safe integer (garbage a database can hold: a fraction,
+ * 1e300) resumes at the integer below it, so paging always moves on.
+ */
+function cursorText(measuredAt: number, id: number): string {
+  const at = Number.isFinite(measuredAt) ? Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Math.floor(measuredAt), Number.MAX_SAFE_INTEGER)) : Number.MAX_SAFE_INTEGER;
+  return `${at}.${id}`;
+}
+
+/** A reading the gap search counts: no sequence number (those have exact gaps), no clock-skew flag, a usable time. */
+function isConsidered(row: Row): boolean {
+  const at = num(row.measured_at);
+  return row.seq === null && num(row.clock_skew) === 0 && Number.isFinite(at) && Math.abs(at) <= MAX_TIME_MS;
 }
 
 function toSummary(row: Row): BootSummary {

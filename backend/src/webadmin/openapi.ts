@@ -159,7 +159,14 @@ export const OPENAPI_DOCUMENT = {
         responses: { 200: json('Stored; body has the new version'), 400: error, 401: error, 403: error, 404: error, 503: error },
       },
     },
-    '/api/fleet': { get: { summary: 'Every device with its latest reading, desired and reported configuration and drift', responses: { 200: json('Fleet'), 401: error } } },
+    '/api/fleet': {
+      get: {
+        summary: 'Every device with its presence, latest reading, desired and reported configuration and drift',
+        description:
+          'presence.basis is `status` for a v1 device (online/offline from its status and Last Will, unknown before the first) and `inferred` for a device running the original software, which publishes no status: online while last seen within 3 measuring intervals plus 1 s (the interval is the median spacing of its newest 21 readings), else stale (silentForMs says how long); unknown with fewer than two readings; never offline.',
+        responses: { 200: json('Fleet'), 401: error },
+      },
+    },
     '/api/devices/{id}/series': {
       get: read('Chart data: per metric [t, min, mean, max, count] points, downsampled by the server (raw, minute or hour resolution)', [
         deviceId,
@@ -177,9 +184,25 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/integrity': {
       get: {
-        summary: 'Per device: readings stored, duplicates absorbed, missing sequence numbers, and per boot readings, min/max/shutdown seq and missingCount (ranges: /api/devices/{id}/gaps)',
-        responses: { 200: json('Integrity report'), 401: error },
+        summary:
+          'Per device: readings stored, duplicates absorbed, missing sequence numbers, readings without sequence numbers (unsequenced), readings with the clock-skew flag (clockSkewed), suspected gaps (null for a device whose readings all have sequence numbers), and per boot readings, min/max/shutdown seq, missingCount and clockSkewed (ranges: /api/devices/{id}/gaps)',
+        description:
+          'clockSkewed: readings stored with clock_skew = 1, measured at a time implausible for their arrival. suspectedGaps: inferred, not counted, for readings without sequence numbers (the original software): spacings of measured time at least `factor` local intervals (rolling median), searched among the newest 2000 readings of the device only (at most 50 listed, newest first; gapCount and estimatedMissing cover all found); older ones page by page on /api/devices/{id}/suspected-gaps from `next`.',
+        parameters: [{ name: 'factor', in: 'query', required: false, description: 'intervals a spacing must reach to be a suspected gap, 1.1–1000 (default 1.5)', schema: { type: 'number', minimum: 1.1, maximum: 1000 } }],
+        responses: { 200: json('Integrity report'), 400: error, 401: error },
       },
+    },
+    '/api/devices/{id}/suspected-gaps': {
+      get: read(
+        'One page of suspected gaps (inferred, for readings without sequence numbers): the page is the newest `readings` readings by measured time, or those before `before`; each spacing at least `factor` times the median spacing around it (the larger of the medians of the 10 spacings before and after it, each with itself) is a suspected gap with from, to, durationMs, intervalMs and estimatedMissing; readings with sequence numbers or the clock-skew flag are not judged. `next` is the `before` of the next older page, null at the oldest reading',
+        [
+          deviceId,
+          { name: 'before', in: 'query', required: false, description: 'cursor `<measured_at>.<id>`: the `next` of the previous page', schema: { type: 'string' } },
+          int('readings', 'readings in the page, 2–50000 (default 10000)', 50000),
+          int('limit', 'gaps listed at most, 1–10000 (default 1000); gapCount is the page total', 10000),
+          { name: 'factor', in: 'query', required: false, description: 'intervals a spacing must reach, 1.1–1000 (default 1.5)', schema: { type: 'number', minimum: 1.1, maximum: 1000 } },
+        ],
+      ),
     },
     '/api/events': {
       get: {

@@ -1,7 +1,10 @@
 import type { Clock } from '@iot/common/clock';
 import { z } from '@iot/common/config';
+import type { SensorValue } from '@iot/common/protocol';
 import { type Request, Router } from 'express';
+import type { DevicePresence } from '../db/cadence.ts';
 import type { Database, DesiredConfigRecord, DeviceRecord, ReportedConfigRecord } from '../db/index.ts';
+import { MAX_SCAN_READINGS, type TimeCursor } from '../db/integrity-store.ts';
 import { HttpError } from './http-error.ts';
 import { integer, rangeQuery, validate } from './request-validation.ts';
 import { requireAdmin } from './security.ts';
@@ -10,6 +13,27 @@ export const MAX_SERIES_POINTS = 2000;
 const DAY_MS = 24 * 3600 * 1000;
 
 const seriesQuery = z.strictObject({ ...rangeQuery, points: integer(2, MAX_SERIES_POINTS).optional() });
+/** A spacing factor for suspected gaps: at least 1.1 intervals (closer is jitter), at most 1000. */
+const gapFactor = z
+  .string()
+  .regex(/^\d{1,4}(\.\d{1,3})?$/, { message: 'must be a number of intervals, e.g. 3 or 2.5' })
+  .transform(Number)
+  .pipe(z.number().min(1.1, { message: 'must be at least 1.1' }).max(1000, { message: 'must be at most 1000' }));
+/** `<measured_at>.<id>`: the `next` of the previous page. */
+const timeCursor = z
+  .string()
+  .regex(/^-?\d{1,16}\.\d{1,16}$/, { message: 'must be the `next` value of the previous page' })
+  .transform((text): TimeCursor => {
+    const [measuredAt, id] = text.split('.').map(Number) as [number, number];
+    return { measuredAt, id };
+  });
+const integrityQuery = z.strictObject({ factor: gapFactor.optional() });
+const suspectedGapsQuery = z.strictObject({
+  factor: gapFactor.optional(),
+  before: timeCursor.optional(),
+  readings: integer(2, MAX_SCAN_READINGS).optional(),
+  limit: integer(1, 10_000).optional(),
+});
 const nameBody = z.strictObject({ name: z.string().trim().min(1, { message: 'must not be empty (send null to clear)' }).max(100).nullable() });
 
 /** A desired key whose reported value differs (reported null: the device does not report the key). */
@@ -22,12 +46,15 @@ export interface Drift {
 /** A device's newest reading by measured time. */
 export interface LatestReading {
   measuredAt: number;
-  values: Record<string, number>;
+  /** Text only from original-format readings (docs/protocol.md §9). */
+  values: Record<string, SensorValue>;
 }
 
 /** One device on GET /api/fleet. */
 export interface FleetEntry {
   device: DeviceRecord;
+  /** From its status (v1), or inferred from its readings (original devices; docs/original-devices.md §4). */
+  presence: DevicePresence;
   latest: LatestReading | null;
   desiredConfig: DesiredConfigRecord | null;
   reportedConfig: ReportedConfigRecord | null;
@@ -64,8 +91,13 @@ export function overviewRoutes(options: { db: Database; clock: Clock }): Router 
     const devices = await db.devices.listDevices();
     const fleet = await Promise.all(
       devices.map(async (device) => {
-        const [latest, desired, reported] = await Promise.all([db.readings.latestReading(device.id), db.configs.getDesired(device.id), db.configs.getReported(device.id)]);
-        const entry: FleetEntry = { device, latest: latest ?? null, desiredConfig: desired ?? null, reportedConfig: reported ?? null, drift: configDrift(desired, reported) };
+        const [latest, desired, reported, presence] = await Promise.all([
+          db.readings.latestReading(device.id),
+          db.configs.getDesired(device.id),
+          db.configs.getReported(device.id),
+          db.devices.presence(device, clock.now()),
+        ]);
+        const entry: FleetEntry = { device, presence, latest: latest ?? null, desiredConfig: desired ?? null, reportedConfig: reported ?? null, drift: configDrift(desired, reported) };
         return entry;
       }),
     );
@@ -88,10 +120,20 @@ export function overviewRoutes(options: { db: Database; clock: Clock }): Router 
     res.json({ device: await db.devices.getDevice(found.id) });
   });
 
-  // Figures from counters kept at write time: the same cost however many readings there are.
-  // Which numbers are missing is GET /api/devices/:id/gaps, for one device at a time.
-  router.get('/integrity', async (_req, res) => {
-    res.json({ devices: await db.integrity.report() });
+  // Figures from counters kept at write time, the clock-skew flags, and suspected gaps among each
+  // original device's newest readings (a bounded scan). Which numbers are missing is
+  // GET /api/devices/:id/gaps, older suspected gaps GET /api/devices/:id/suspected-gaps.
+  router.get('/integrity', async (req, res) => {
+    const query = validate(integrityQuery, req.query);
+    res.json({ devices: await db.integrity.report({ factor: query.factor }) });
+  });
+
+  // One bounded page of suspected gaps (docs/original-devices.md §4); `next` pages to older ones.
+  router.get('/devices/:id/suspected-gaps', async (req, res) => {
+    const query = validate(suspectedGapsQuery, req.query);
+    const found = await deviceFrom(db, req);
+    const scan = await db.integrity.suspectedGaps(found.id, { before: query.before, readings: query.readings, limit: query.limit, factor: query.factor });
+    res.json(scan);
   });
 
   return router;

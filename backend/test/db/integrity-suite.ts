@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Database, type DatabaseConfig, type DeviceIntegrity, MIGRATIONS, openDatabase } from '../../src/db/index.ts';
+import { describeOriginalIntegritySuite } from './original-integrity-suite.ts';
 import { BOOT_A, BOOT_B, manualClock, reading } from './store-suite.ts';
 
 const original = (n: number) => ({ bootId: null, seq: null, streamId: `1699999999999-${n}`, measuredAt: 1_699_999_999_999, values: { humidity_percent: 40 } });
@@ -33,6 +34,7 @@ async function expectCountersMatchReadings(db: Database, report: readonly Device
 
 /** Integrity counters kept at write time, every dialect. */
 export function describeIntegritySuite(name: string, freshConfig: () => Promise<DatabaseConfig>): void {
+  describeOriginalIntegritySuite(name, freshConfig);
   describe(`integrity counters on ${name}`, () => {
     const open: Database[] = [];
     const openFresh = async () => {
@@ -69,12 +71,26 @@ export function describeIntegritySuite(name: string, freshConfig: () => Promise<
           duplicatesAbsorbed: 2 + 12 + 1,
           // BOOT_A: 1, 2, 6, 7, 10, 11, 12 of 1..12; BOOT_B: none of 1..20.
           missing: 7,
+          unsequenced: 2,
+          clockSkewed: 0,
+          // Two original readings of one millisecond: nothing to judge a spacing by.
+          suspectedGaps: expect.objectContaining({ scanned: 27, considered: 2, intervalMs: null, gapCount: 0, gaps: [], next: null }),
           boots: [
-            expect.objectContaining({ bootId: BOOT_A, readings: 5, minSeq: 3, maxSeq: 9, shutdownSeq: 12, missingCount: 7 }),
-            expect.objectContaining({ bootId: BOOT_B, readings: 20, minSeq: 1, maxSeq: 20, shutdownSeq: null, missingCount: 0 }),
+            expect.objectContaining({ bootId: BOOT_A, readings: 5, minSeq: 3, maxSeq: 9, shutdownSeq: 12, missingCount: 7, clockSkewed: 0 }),
+            expect.objectContaining({ bootId: BOOT_B, readings: 20, minSeq: 1, maxSeq: 20, shutdownSeq: null, missingCount: 0, clockSkewed: 0 }),
           ],
         },
-        { id: 'dev-2', name: null, readings: 1, duplicatesAbsorbed: 0, missing: 0, boots: [expect.objectContaining({ bootId: BOOT_A, readings: 1, missingCount: 0 })] },
+        {
+          id: 'dev-2',
+          name: null,
+          readings: 1,
+          duplicatesAbsorbed: 0,
+          missing: 0,
+          unsequenced: 0,
+          clockSkewed: 0,
+          suspectedGaps: null,
+          boots: [expect.objectContaining({ bootId: BOOT_A, readings: 1, missingCount: 0 })],
+        },
       ]);
       await expectCountersMatchReadings(db, report);
       expect(await db.integrity.totals()).toEqual({ devices: 2, readings: 28 });

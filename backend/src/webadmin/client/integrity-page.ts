@@ -2,12 +2,16 @@ import { apiGet, devicePath, query } from './api.ts';
 import { actionButton, cardCell, el, headRow, replaceChildren, scrollingTable } from './dom.ts';
 import { localDateTime } from './format.ts';
 import { type LiveEvents, throttle } from './live.ts';
-import type { BootGaps, BootSummary, DeviceIntegrity, RejectionRecord } from './types.ts';
-import { deviceHref, section } from './widgets.ts';
+import type { BootGaps, BootIntegrity, BootSummary, DeviceIntegrity, RejectionRecord, SuspectedGap, SuspectedGapScan } from './types.ts';
+import { deviceHref, durationText, section } from './widgets.ts';
 
 const REJECTIONS_PAGE = 50;
 /** Gap ranges listed per boot on request. */
 const GAP_RANGES = 200;
+/** Suspected gaps listed per older page on request. */
+const SUSPECTED_PAGE = 200;
+/** What the page says of the clock-skew flag (docs/original-devices.md §4). */
+const CLOCK_SKEW_LABEL = 'clock skew: measured at a time implausible for its arrival';
 
 function rangesText(boot: BootGaps): string {
   if (boot.missing.length === 0) return 'none';
@@ -36,11 +40,15 @@ function missingCell(deviceId: string, boot: BootSummary): HTMLElement {
   return cell;
 }
 
-function bootsTable(deviceId: string, boots: readonly BootSummary[]): HTMLElement {
+function clockSkewCell(count: number): HTMLElement {
+  return el('td', { class: count > 0 ? 'num bad' : 'num', 'data-testid': 'boot-clock-skew', title: CLOCK_SKEW_LABEL }, String(count));
+}
+
+function bootsTable(deviceId: string, boots: readonly BootIntegrity[]): HTMLElement {
   if (boots.length === 0) return el('p', { class: 'empty' }, 'No boots recorded.');
   return scrollingTable(
     el('table', { class: 'boots-table' }, [
-      headRow(['Boot', 'First seen', 'Readings', 'Max seq', 'Shutdown seq', 'Missing']),
+      headRow(['Boot', 'First seen', 'Readings', 'Max seq', 'Shutdown seq', 'Missing', 'Clock skew']),
       el(
         'tbody',
         {},
@@ -52,11 +60,72 @@ function bootsTable(deviceId: string, boots: readonly BootSummary[]): HTMLElemen
             el('td', { class: 'num' }, boot.maxSeq === null ? '—' : String(boot.maxSeq)),
             el('td', { class: 'num' }, boot.shutdownSeq === null ? 'none (running or cut)' : String(boot.shutdownSeq)),
             missingCell(deviceId, boot),
+            clockSkewCell(boot.clockSkewed),
           ]),
         ),
       ),
     ]),
   );
+}
+
+function suspectedGapRow(gap: SuspectedGap): HTMLTableRowElement {
+  return el('tr', { 'data-testid': 'suspected-gap-row' }, [
+    cardCell('After', localDateTime(gap.from), { class: 'nowrap' }),
+    cardCell('Before', localDateTime(gap.to), { class: 'nowrap' }),
+    cardCell('Duration', durationText(gap.durationMs), { class: 'num' }),
+    cardCell('Interval', durationText(gap.intervalMs), { class: 'num' }),
+    cardCell('Estimated missing', String(gap.estimatedMissing), { class: 'num', 'data-testid': 'suspected-gap-missing' }),
+  ]);
+}
+
+/**
+ * The suspected gaps of a device without sequence numbers: inferred from the spacing of its
+ * readings in measured time, labelled so, apart from the exact sequence gaps of v1 boots. The
+ * report covers its newest readings; "Scan older" asks for the next page at a time.
+ */
+function suspectedGapsPart(deviceId: string, scan: SuspectedGapScan): HTMLElement {
+  const rows = el('tbody', {}, scan.gaps.map(suspectedGapRow));
+  const listed = (): number => rows.children.length;
+  const totals = { gaps: scan.gapCount, missing: scan.estimatedMissing, scanned: scan.scanned, oldest: scan.from };
+  const summary = el('p', { 'data-testid': 'suspected-gaps-summary' });
+  const showSummary = (): void => {
+    const span = totals.oldest === null ? 'no readings to judge' : `readings measured since ${localDateTime(totals.oldest)}`;
+    const more = totals.gaps > listed() ? ` (${listed()} listed)` : '';
+    replaceChildren(summary, [
+      el('strong', { class: totals.gaps > 0 ? 'bad' : '', 'data-testid': 'suspected-gaps-count' }, `${totals.gaps} suspected gap${totals.gaps === 1 ? '' : 's'}`),
+      `, about ${totals.missing} readings missing${more}, among the newest ${totals.scanned} readings (${span}).`,
+    ]);
+  };
+  const table = el('table', { class: 'suspected-gaps-table cards-on-phone', 'data-testid': 'suspected-gaps-table' }, [headRow(['After', 'Before', 'Duration', 'Interval', 'Estimated missing']), rows]);
+  let next = scan.next;
+  const older: HTMLElement = actionButton('Scan older', { class: 'small', 'data-testid': 'suspected-gaps-older' }, async () => {
+    if (next === null) return;
+    try {
+      const page = await apiGet<SuspectedGapScan>(devicePath(deviceId, `/suspected-gaps${query({ before: next, limit: SUSPECTED_PAGE, factor: scan.factor })}`));
+      rows.append(...page.gaps.map(suspectedGapRow));
+      totals.gaps += page.gapCount;
+      totals.missing += page.estimatedMissing;
+      totals.scanned += page.scanned;
+      totals.oldest = page.from ?? totals.oldest;
+      next = page.next;
+      showSummary();
+      if (next === null) older.replaceWith(el('span', { class: 'muted small', 'data-testid': 'suspected-gaps-end' }, 'scanned to the oldest reading'));
+    } catch {
+      // apiGet showed the error in the alert area; the button stays for another try.
+    }
+  });
+  showSummary();
+  return el('div', { class: 'suspected-gaps', 'data-testid': 'suspected-gaps' }, [
+    el('h4', {}, 'Suspected gaps (inferred, not counted)'),
+    el(
+      'p',
+      { class: 'muted small' },
+      `No sequence numbers from the original software: a spacing of measured time at least ${scan.factor}× the interval around it is a suspected gap. Stopped measuring or a device clock set forward look the same.`,
+    ),
+    summary,
+    scrollingTable(table),
+    next === null ? null : older,
+  ]);
 }
 
 function deviceCard(device: DeviceIntegrity): HTMLElement {
@@ -67,8 +136,14 @@ function deviceCard(device: DeviceIntegrity): HTMLElement {
       el('div', { class: 'fact' }, [el('dt', {}, 'Duplicates absorbed'), el('dd', {}, String(device.duplicatesAbsorbed))]),
       el('div', { class: 'fact' }, [el('dt', {}, 'Missing'), el('dd', { class: device.missing > 0 ? 'bad' : '', 'data-testid': 'integrity-missing' }, String(device.missing))]),
       el('div', { class: 'fact' }, [el('dt', {}, 'Boots'), el('dd', {}, String(device.boots.length))]),
+      device.unsequenced === 0 ? null : el('div', { class: 'fact' }, [el('dt', {}, 'Without sequence numbers'), el('dd', { 'data-testid': 'integrity-unsequenced' }, String(device.unsequenced))]),
+      el('div', { class: 'fact', title: CLOCK_SKEW_LABEL }, [
+        el('dt', {}, 'Clock skew'),
+        el('dd', { class: device.clockSkewed > 0 ? 'bad' : '', 'data-testid': 'integrity-clock-skew' }, [String(device.clockSkewed), el('div', { class: 'muted small' }, CLOCK_SKEW_LABEL)]),
+      ]),
     ]),
-    bootsTable(device.id, device.boots),
+    device.boots.length === 0 && device.unsequenced > 0 ? null : bootsTable(device.id, device.boots),
+    device.suspectedGaps === null ? null : suspectedGapsPart(device.id, device.suspectedGaps),
   ]);
 }
 
@@ -112,7 +187,7 @@ class RejectionsTable {
   }
 }
 
-/** Data integrity: what was stored, absorbed as duplicates and is missing per boot, and what was rejected. */
+/** Data integrity: what was stored, absorbed as duplicates, is missing per boot or suspected missing (no sequence numbers), carries the clock-skew flag, and what was rejected. */
 export function renderIntegrityPage(main: HTMLElement, live: LiveEvents): void {
   const devices = el('div', { class: 'integrity-devices', 'data-testid': 'integrity-devices' }, el('p', { class: 'muted' }, 'Loading…'));
   const rejections = new RejectionsTable();

@@ -1,11 +1,38 @@
 import { el } from './dom.ts';
 import { formatValue } from './format.ts';
-import type { DeviceRecord, DeviceStatus, Drift } from './types.ts';
+import type { DevicePresence, DeviceRecord, DeviceStatus, Drift } from './types.ts';
 
 /** online / offline / unknown (no status message yet) as a coloured badge. */
 export function onlineBadge(online: boolean | null): HTMLElement {
   const state = online === null ? 'unknown' : online ? 'online' : 'offline';
   return el('span', { class: `badge badge-${state}`, 'data-testid': 'online-badge', 'data-state': state }, state);
+}
+
+/** What the page says of a presence inferred rather than reported (docs/original-devices.md §4). */
+export const INFERRED_PRESENCE = 'no status from the original software; inferred from readings';
+
+/** A duration compactly: "12 s", "5 min", "3 h", "2 d". */
+export function durationText(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 90) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) return `${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  return hours < 36 ? `${hours} h` : `${Math.round(hours / 24)} d`;
+}
+
+/**
+ * The presence badge: as the device's status said (v1), or, for an original device, inferred
+ * from its readings and labelled as such: online, stale for how long, or unknown; never offline.
+ */
+export function presenceBadge(presence: DevicePresence): HTMLElement {
+  if (presence.basis === 'status') return onlineBadge(presence.state === 'unknown' ? null : presence.state === 'online');
+  const interval = presence.intervalMs === null ? 'too few readings to infer its interval' : `measures about every ${durationText(presence.intervalMs)}`;
+  const text = presence.state === 'stale' ? `stale · ${durationText(presence.silentForMs)}` : presence.state;
+  return el('span', { class: 'presence-inferred', 'data-testid': 'presence', 'data-basis': 'inferred' }, [
+    el('span', { class: `badge badge-${presence.state}`, 'data-testid': 'online-badge', 'data-state': presence.state, title: `${INFERRED_PRESENCE} (${interval})` }, text),
+    el('div', { class: 'muted small', 'data-testid': 'presence-basis' }, INFERRED_PRESENCE),
+  ]);
 }
 
 /** The status message as the device sent it; anything else (original devices, garbage) counts as none. */
