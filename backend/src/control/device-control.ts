@@ -108,7 +108,7 @@ export class DeviceControl {
       await this.db.commands.broadcasts.markFailed(id, (error as Error).message);
       throw new ControlError('not_sent', `the broker did not take the broadcast: ${(error as Error).message}`);
     }
-    this.logger.warn({ event: 'broadcast_sent', id, command: sent.command, requested: request.command, by: options.createdBy }, 'command broadcast to every device');
+    this.logger.info({ event: 'broadcast_sent', id, command: sent.command, requested: request.command, by: options.createdBy }, 'command broadcast to every device');
     return id;
   }
 
