@@ -36,6 +36,14 @@ export function lowerMedian(values: readonly number[]): number | null {
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? null;
 }
 
+/** The largest |epoch ms| a Date can hold: a reading beyond it has no usable time (docs/protocol.md §10). */
+export const MAX_TIME_MS = 8.64e15;
+
+/** Whether a stored measured time can be used to judge spacings (garbage a database can hold cannot). */
+export function isUsableTime(ms: number): boolean {
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_TIME_MS;
+}
+
 /** A reading's measured time; `judged`: whether the spacing that ends at it is for this call to judge (the others are context). */
 export interface TimePoint {
   at: number;

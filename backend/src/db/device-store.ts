@@ -1,4 +1,4 @@
-import { type DevicePresence, inferPresence, medianInterval, statusPresence } from './cadence.ts';
+import { type DevicePresence, inferPresence, isUsableTime, medianInterval, statusPresence } from './cadence.ts';
 import type { DeviceProtocol } from './reading-store.ts';
 import { boolOrNull, jsonOrNull, num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
 
@@ -87,15 +87,21 @@ export class DeviceStore {
    * How present the device is at `now` (backend time, from the caller's clock). A v1 device says
    * so in its status. The original software publishes no status and no Last Will, so for an
    * original device presence is inferred from its last message and the median spacing of its
-   * newest {@link INTERVAL_SAMPLE} readings in measured time (docs/original-devices.md §4): a
-   * short read of the (device, measured_at) index.
+   * newest {@link INTERVAL_SAMPLE} readings in measured time (docs/original-devices.md §4),
+   * leaving out those with the clock-skew flag: a short read of the (device, measured_at) index.
    */
   async presence(device: DeviceRecord, now: number): Promise<DevicePresence> {
     if (device.protocol !== 'original') return statusPresence(device.online, device.lastSeenAt, now);
-    const times = await this.db.read(async (sql) =>
-      (await sql.rows('SELECT measured_at FROM readings WHERE device_id = ? ORDER BY measured_at DESC LIMIT ?', [device.id, INTERVAL_SAMPLE])).map((r) => num(r.measured_at)),
+    const rows = await this.db.read((sql) =>
+      sql.rows(
+        `SELECT r.measured_at, r.clock_skew FROM (SELECT id FROM readings WHERE device_id = ? ORDER BY measured_at DESC, id DESC LIMIT ?) newest
+         JOIN readings r ON r.id = newest.id`,
+        [device.id, INTERVAL_SAMPLE],
+      ),
     );
-    return inferPresence(device.lastSeenAt, medianInterval(times.filter(Number.isFinite)), now);
+    // Flagged or impossible times say nothing of the spacing (a median withstands a few, not half).
+    const times = rows.filter((r) => num(r.clock_skew) === 0).map((r) => num(r.measured_at));
+    return inferPresence(device.lastSeenAt, medianInterval(times.filter(isUsableTime)), now);
   }
 
   private async insertIfMissing(sql: Sql, deviceId: string, protocol: DeviceProtocol, at: number): Promise<void> {

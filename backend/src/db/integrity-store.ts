@@ -1,4 +1,4 @@
-import { DEFAULT_GAP_FACTOR, findSuspectedGaps, LOCAL_WINDOW, medianInterval, type SuspectedGap, type TimePoint } from './cadence.ts';
+import { DEFAULT_GAP_FACTOR, findSuspectedGaps, isUsableTime, LOCAL_WINDOW, medianInterval, type SuspectedGap, type TimePoint } from './cadence.ts';
 import { num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
 
 /** What one boot of a device stored, from the counters kept at write time (no scan of readings). */
@@ -104,8 +104,6 @@ export const DEFAULT_SCAN_READINGS = 10_000;
 export const MAX_SCAN_READINGS = 50_000;
 /** Readings read beyond each end of a page so the spacings at its edges have their local interval. */
 const CONTEXT_READINGS = 4 * LOCAL_WINDOW;
-/** The largest |epoch ms| a Date can hold: a reading beyond it has no usable time (docs/protocol.md §10). */
-const MAX_TIME_MS = 8.64e15;
 
 const BOOT_COLUMNS = 'device_id, boot_id, first_seen_at, shutdown_seq, readings, min_seq, max_seq';
 
@@ -316,8 +314,7 @@ function cursorText(measuredAt: number, id: number): string {
 
 /** A reading the gap search counts: no sequence number (those have exact gaps), no clock-skew flag, a usable time. */
 function isConsidered(row: Row): boolean {
-  const at = num(row.measured_at);
-  return row.seq === null && num(row.clock_skew) === 0 && Number.isFinite(at) && Math.abs(at) <= MAX_TIME_MS;
+  return row.seq === null && num(row.clock_skew) === 0 && isUsableTime(num(row.measured_at));
 }
 
 function toSummary(row: Row): BootSummary {

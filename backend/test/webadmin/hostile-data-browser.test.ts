@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/index.ts';
 import { BrowserSession, chromiumAvailable, launchChromium } from './browser-harness.ts';
-import { HOSTILE_DEVICE, PAST_LAST_DATE, seedHostileData } from './hostile-data.ts';
+import { HOSTILE_DEVICE, HOSTILE_ORIGINAL, PAST_LAST_DATE, SKEWED_READINGS, seedHostileData } from './hostile-data.ts';
 import { WebAdminUnderTest } from './webadmin-harness.ts';
 
 /**
@@ -42,6 +42,9 @@ describe.skipIf(!chromiumAvailable())('web admin pages in Chromium over hostile 
     await row.waitFor({ timeout: 15_000 });
     expect(await row.getByTestId('last-seen').textContent()).toBe(`invalid time (${PAST_LAST_DATE + 2})`);
     expect(await row.getByTestId('latest-values').textContent()).toContain('invalid time (1e+300)');
+    // The original device's presence, inferred from readings with garbage times among them.
+    const original = page.locator(`[data-testid="device-row"][data-device-id="${HOSTILE_ORIGINAL}"]`);
+    expect(await original.getByTestId('presence-basis').textContent()).toBe('no status from the original software; inferred from readings');
     expect(await page.getByTestId('error-message').count()).toBe(0);
     expect(session.pageErrors).toEqual([]);
   });
@@ -58,6 +61,27 @@ describe.skipIf(!chromiumAvailable())('web admin pages in Chromium over hostile 
     expect(await newest.textContent()).toContain(`invalid time (${PAST_LAST_DATE + 1})`);
     // A reading without a `constructor` field shows an empty cell, not Object's constructor.
     expect(await page.getByTestId('readings-table').textContent()).not.toContain('function');
+    expect(await page.getByTestId('error-message').count()).toBe(0);
+    expect(session.pageErrors).toEqual([]);
+  });
+
+  it('shows the integrity page with clock-skew counts and an original device searched past garbage times, and no error', async () => {
+    const { page } = session;
+    await page.goto('/integrity');
+    const odd = page.locator(`[data-testid="integrity-device"][data-device-id="${HOSTILE_DEVICE}"]`);
+    await odd.waitFor({ timeout: 15_000 });
+    expect(await odd.getByTestId('boot-clock-skew').textContent()).toBe(String(SKEWED_READINGS));
+    const original = page.locator(`[data-testid="integrity-device"][data-device-id="${HOSTILE_ORIGINAL}"]`);
+    await original.getByTestId('suspected-gaps-summary').waitFor();
+    expect(await original.getByTestId('integrity-clock-skew').textContent()).toContain('1');
+    expect(await page.getByTestId('error-message').count()).toBe(0);
+    expect(session.pageErrors).toEqual([]);
+  });
+
+  it('shows the device page of the original device, whose readings carry the flag and garbage times, and no error', async () => {
+    const { page } = session;
+    await page.goto(`/devices/${HOSTILE_ORIGINAL}`);
+    await page.getByTestId('readings-table').waitFor({ timeout: 15_000 });
     expect(await page.getByTestId('error-message').count()).toBe(0);
     expect(session.pageErrors).toEqual([]);
   });

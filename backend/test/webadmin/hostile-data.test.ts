@@ -1,7 +1,9 @@
 import { makeTempDir } from '@iot/harness/processes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/index.ts';
-import { HOSTILE_DEVICE, PAST_LAST_DATE, PROTOTYPE_METRICS, seedHostileData } from './hostile-data.ts';
+import type { DeviceIntegrity } from '../../src/db/integrity-store.ts';
+import type { FleetEntry } from '../../src/webadmin/overview-routes.ts';
+import { HOSTILE_DEVICE, HOSTILE_ORIGINAL, PAST_LAST_DATE, PROTOTYPE_METRICS, SKEWED_READINGS, seedHostileData } from './hostile-data.ts';
 import { WebAdminUnderTest } from './webadmin-harness.ts';
 
 /** The API over data no device should send: every answer a 200 with the data shown as it is. */
@@ -31,8 +33,11 @@ describe('web admin API over hostile stored data', () => {
   });
 
   it('answers the fleet, the device and every page of its readings', async () => {
-    const fleet = (await (await get('/api/fleet')).json()) as { devices: Array<{ device: { id: string; lastSeenAt: number } }> };
-    expect(fleet.devices.map((d) => d.device.id)).toEqual([HOSTILE_DEVICE]);
+    const fleet = (await (await get('/api/fleet')).json()) as { devices: FleetEntry[] };
+    expect(fleet.devices.map((d) => d.device.id)).toEqual([HOSTILE_DEVICE, HOSTILE_ORIGINAL]);
+    // The original device's presence is inferred from readings that include garbage times.
+    expect(fleet.devices[1]?.presence).toMatchObject({ basis: 'inferred', state: 'online', intervalMs: 60_000 });
+    await get(`/api/devices/${HOSTILE_ORIGINAL}`);
     await get(`/api/devices/${HOSTILE_DEVICE}`);
     const seqs: number[] = [];
     for (let after: string | null = '', pages = 0; after !== null && pages < 10; pages++) {
@@ -69,5 +74,28 @@ describe('web admin API over hostile stored data', () => {
     expect(text).toContain(`"invalid time (${PAST_LAST_DATE})","invalid time (${PAST_LAST_DATE + 1})"`);
     expect(text).not.toContain('function');
     expect(text).not.toContain('[object');
+  });
+
+  it('exports readings carrying the clock-skew flag like any other, also of an original device', async () => {
+    const lines = (await (await get(`/api/devices/${HOSTILE_ORIGINAL}/readings.csv`)).text()).split('\r\n').slice(0, -1);
+    // Header, three good readings and the flagged one; -8e15 lies before every range (from 0), 1e300 past it.
+    expect(lines).toHaveLength(1 + 4);
+  });
+
+  it('counts the clock-skew flags and searches an original device for suspected gaps past garbage times', async () => {
+    const { devices } = (await (await get('/api/integrity')).json()) as { devices: DeviceIntegrity[] };
+    expect(devices.find((d) => d.id === HOSTILE_DEVICE)).toMatchObject({
+      clockSkewed: SKEWED_READINGS,
+      suspectedGaps: null,
+      boots: [expect.objectContaining({ bootId: 'b0b0b0b0', clockSkewed: SKEWED_READINGS })],
+    });
+    const original = devices.find((d) => d.id === HOSTILE_ORIGINAL);
+    // Considered: the three good readings and the unflagged one at -8e15; not the flagged one, not 1e300
+    // (inserted by SQL past the counters, so they count 5 without sequence numbers).
+    expect(original).toMatchObject({ clockSkewed: 1, unsequenced: 5, suspectedGaps: { scanned: 6, considered: 4, from: -8e15, next: null } });
+    const page = await get(`/api/devices/${HOSTILE_ORIGINAL}/suspected-gaps?readings=2`);
+    const { next } = (await page.json()) as { next: string | null };
+    expect(next).toMatch(/^\d+\.\d+$/);
+    await get(`/api/devices/${HOSTILE_ORIGINAL}/suspected-gaps?readings=2&before=${next}`);
   });
 });

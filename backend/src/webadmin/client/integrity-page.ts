@@ -123,7 +123,7 @@ function suspectedGapsPart(deviceId: string, scan: SuspectedGapScan): HTMLElemen
       `No sequence numbers from the original software: a spacing of measured time at least ${scan.factor}× the interval around it is a suspected gap. Stopped measuring or a device clock set forward look the same.`,
     ),
     summary,
-    scrollingTable(table),
+    scan.gaps.length === 0 && next === null ? null : scrollingTable(table),
     next === null ? null : older,
   ]);
 }
