@@ -63,6 +63,7 @@ describe.skipIf(!chromiumAvailable())('original devices on the web admin pages i
     await badge.and(page.locator('[data-state="online"]')).waitFor({ timeout: 15_000 });
     expect(await row.getByTestId('presence-basis').textContent()).toBe('no status from the original software; inferred from readings');
     expect(await page.getByTestId('fleet-summary').textContent()).toContain('2 online');
+    expect(await row.getByTestId('measuring').textContent()).toBe('unknown · readings every ~1 s');
     // The v1 device without a status message shows no inferred presence.
     expect(await page.locator(`[data-testid="device-row"][data-device-id="${V1}"] [data-testid="online-badge"]`).getAttribute('data-state')).toBe('unknown');
     expect(await page.locator(`[data-testid="device-row"][data-device-id="${V1}"] [data-testid="presence-basis"]`).count()).toBe(0);

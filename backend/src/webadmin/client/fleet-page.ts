@@ -3,7 +3,7 @@ import { cardCell as cell, el, headRow, replaceChildren, scrollingTable } from '
 import { localDateTime, relativeTimeLabel } from './format.ts';
 import { type LiveEvents, throttle } from './live.ts';
 import type { FleetEntry } from './types.ts';
-import { deviceHref, displayName, driftSummary, measuringText, presenceBadge, statusOf, valueList } from './widgets.ts';
+import { deviceHref, displayName, driftSummary, durationText, measuringText, presenceBadge, statusOf, valueList } from './widgets.ts';
 
 const COLUMNS = ['Device', 'Status', 'Last seen', 'Latest values', 'Backlog', 'Confirmed', 'Measuring', 'Configuration'];
 
@@ -11,6 +11,13 @@ function versionText(entry: FleetEntry): string {
   const reported = entry.reportedConfig?.version ?? statusOf(entry.device).config_version;
   if (entry.desiredConfig === null) return reported === undefined ? 'nothing desired' : `nothing desired · reported v${reported}`;
   return `reported v${reported ?? '–'} · desired v${entry.desiredConfig.version}`;
+}
+
+/** From the status; for an original device, which reports none, the interval its readings came at. */
+function measuringFor(entry: FleetEntry): string {
+  const { presence } = entry;
+  if (presence.basis === 'inferred' && presence.intervalMs !== null) return `unknown · readings every ~${durationText(presence.intervalMs)}`;
+  return measuringText(statusOf(entry.device));
 }
 
 function deviceRow(entry: FleetEntry): HTMLTableRowElement {
@@ -27,7 +34,7 @@ function deviceRow(entry: FleetEntry): HTMLTableRowElement {
     }),
     cell('Backlog', [status.backlog === undefined ? '—' : String(status.backlog)], { class: 'num', 'data-testid': 'backlog' }),
     cell('Confirmed', [el('code', { class: 'nowrap' }, status.confirmed ?? '—')]),
-    cell('Measuring', [measuringText(status)], { 'data-testid': 'measuring', class: 'nowrap' }),
+    cell('Measuring', [measuringFor(entry)], { 'data-testid': 'measuring', class: 'nowrap' }),
     cell('Configuration', [driftSummary(entry.drift), el('div', { class: 'muted small' }, versionText(entry))]),
   ]);
 }
