@@ -73,18 +73,19 @@ export class BroadcastStore {
 
   /**
    * The broadcasts an answer of `deviceId` at `at` may belong to, oldest first: named `command`,
-   * published or being published, created before the answer, not expired, and not yet answered
-   * by that device (each device answers a broadcast once). The caller compares the echoed fields.
+   * published or being published, not expired, and not yet answered by that device (each device
+   * answers a broadcast once). The caller compares the echoed fields. Creation time is not
+   * compared with `at`: the sender's clock (a CLI elsewhere) need not agree with the receiver's.
    */
   openFor(deviceId: string, command: string, at: number): Promise<BroadcastRecord[]> {
     return this.db.read(async (sql) =>
       (
         await sql.rows(
           `SELECT ${COLUMNS}, ${COUNTS} FROM broadcasts b
-           WHERE LOWER(b.command) = ? AND b.state IN ('pending', 'sent') AND b.created_at <= ? AND b.expires_at > ?
+           WHERE LOWER(b.command) = ? AND b.state IN ('pending', 'sent') AND b.expires_at > ?
              AND NOT EXISTS (SELECT 1 FROM broadcast_answers a WHERE a.broadcast_id = b.id AND a.device_id = ?)
            ORDER BY b.created_at, b.id LIMIT 100`,
-          [command.toLowerCase(), at, at, deviceId],
+          [command.toLowerCase(), at, deviceId],
         )
       ).map(toBroadcast),
     );
@@ -114,6 +115,20 @@ export class BroadcastStore {
         ok: boolOrNull(r.ok),
         response: jsonOrNull(r.response_json),
       })),
+    );
+  }
+
+  /** The broadcasts one device answered, newest first, each with its answer. */
+  async answeredBy(deviceId: string, limit = 50): Promise<{ broadcast: BroadcastRecord; answer: BroadcastAnswer }[]> {
+    const rowLimit = Math.max(1, Math.min(Math.floor(limit), 1000));
+    return this.db.read(async (sql) =>
+      (
+        await sql.rows(
+          `SELECT ${COLUMNS}, ${COUNTS}, d.answered_at, d.ok, d.response_json FROM broadcasts b JOIN broadcast_answers d ON d.broadcast_id = b.id
+           WHERE d.device_id = ? ORDER BY b.created_at DESC, b.id DESC LIMIT ?`,
+          [deviceId, rowLimit],
+        )
+      ).map((r) => ({ broadcast: toBroadcast(r), answer: { deviceId, answeredAt: num(r.answered_at), ok: boolOrNull(r.ok), response: jsonOrNull(r.response_json) } })),
     );
   }
 

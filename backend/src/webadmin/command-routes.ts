@@ -6,6 +6,7 @@ import type { DeviceControl } from '../control/device-control.ts';
 import type { Database } from '../db/index.ts';
 import type { CommandControl } from './api-routes.ts';
 import { HttpError } from './http-error.ts';
+import { deviceFrom } from './overview-routes.ts';
 import { integer, validate } from './request-validation.ts';
 import { principalOf, requireAdmin } from './security.ts';
 
@@ -30,7 +31,8 @@ function canBroadcast(control: CommandControl | undefined): control is CommandCo
 
 /**
  * Broadcast commands under /api (docs/original-devices.md §3): POST /broadcasts (admins; CSRF as
- * every POST), GET /broadcasts and GET /broadcasts/:id with every device's answer.
+ * every POST), GET /broadcasts and GET /broadcasts/:id with every device's answer, and
+ * GET /devices/:id/broadcasts, the broadcasts one device answered.
  */
 export function commandRoutes(options: { db: Database; control: CommandControl | undefined; logger: Logger }): Router {
   const { db, control, logger } = options;
@@ -46,6 +48,12 @@ export function commandRoutes(options: { db: Database; control: CommandControl |
     const broadcast = await db.commands.broadcasts.get(id);
     if (broadcast === undefined) throw new HttpError(404, 'unknown_broadcast', `id: no broadcast ${id}`);
     res.json({ broadcast, answers: await db.commands.broadcasts.answers(id) });
+  });
+
+  router.get('/devices/:id/broadcasts', async (req, res) => {
+    const query = validate(z.strictObject({ limit: integer(1, 1000).optional() }), req.query);
+    const device = await deviceFrom(db, req);
+    res.json({ broadcasts: await db.commands.broadcasts.answeredBy(device.id, query.limit ?? 50) });
   });
 
   router.post('/broadcasts', requireAdmin, async (req, res) => {

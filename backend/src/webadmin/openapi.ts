@@ -145,6 +145,9 @@ export const OPENAPI_DOCUMENT = {
         responses: { 202: json('Sent; body has the broadcast id'), 400: error, 401: error, 403: error, 503: error },
       },
     },
+    '/api/devices/{id}/broadcasts': {
+      get: read('The broadcasts this device answered, newest first, each with its answer', [deviceId, int('limit', '1–1000 (default 50)', 1000)]),
+    },
     '/api/broadcasts/{id}': {
       get: read('One broadcast and every device\'s answer (deviceId, answeredAt, ok: true, false or null when not reported, response)', [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]),
     },

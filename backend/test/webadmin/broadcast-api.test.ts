@@ -29,6 +29,7 @@ describe('web admin: broadcast commands (docs/original-devices.md §3)', () => {
     db = await stack.database();
     await db.users.create('alice', 'alice-pw', 'admin');
     await db.users.create('victor', 'victor-pw', 'viewer');
+    await db.readings.storeReadings('old-1', [{ bootId: null, seq: null, streamId: '1700000000000-0', measuredAt: 1_700_000_000_000, values: { temperature_celsius: 20 } }], { protocol: 'original' });
     const login = stack.login('old-1');
     // The original's paho 1.x connects with an empty client id and a clean session.
     device = await mqtt.connectAsync({ host: '127.0.0.1', port: stack.brokerPort, ...login, clientId: '', clean: true, protocolVersion: 4, reconnectPeriod: 0 });
@@ -77,6 +78,9 @@ describe('web admin: broadcast commands (docs/original-devices.md §3)', () => {
     });
     const list = (await (await web.fetch('/api/broadcasts?limit=5', { headers: { cookie: viewer.cookie } })).json()) as { broadcasts: { id: string }[] };
     expect(list.broadcasts.map((b) => b.id)).toEqual([id]);
+    const ofDevice = (await (await web.fetch('/api/devices/old-1/broadcasts', { headers: { cookie: viewer.cookie } })).json()) as { broadcasts: unknown[] };
+    expect(ofDevice.broadcasts).toEqual([expect.objectContaining({ broadcast: expect.objectContaining({ id }), answer: expect.objectContaining({ deviceId: 'old-1', ok: true }) })]);
+    expect((await web.fetch('/api/devices/nobody/broadcasts', { headers: { cookie: viewer.cookie } })).status).toBe(404);
     expect((await web.fetch('/api/broadcasts/nope', { headers: { cookie: viewer.cookie } })).status).toBe(400);
     expect((await web.fetch('/api/broadcasts/0000-0000', { headers: { cookie: viewer.cookie } })).status).toBe(404);
   });

@@ -1,14 +1,17 @@
 import { apiGet, devicePath } from './api.ts';
 import { cardCell, el, headRow, replaceChildren, scrollingTable } from './dom.ts';
 import { localDateTime } from './format.ts';
+import type { BroadcastAnswer, BroadcastRecord } from '../../db/broadcast-store.ts';
 import type { CommandRecord } from './types.ts';
+
+type AnsweredBroadcast = { broadcast: BroadcastRecord; answer: BroadcastAnswer };
 
 /**
  * An answered command with `ok` null was received, but the device's software reports no outcome:
  * the original answers reboot before it reboots (docs/original-devices.md §3). That is neither ok
  * nor failed, and is shown as such.
  */
-function result(command: CommandRecord): { text: string; kind: 'ok' | 'failed' | 'not-reported' | 'none'; title?: string } {
+function result(command: Pick<CommandRecord, 'ok' | 'state'>): { text: string; kind: 'ok' | 'failed' | 'not-reported' | 'none'; title?: string } {
   if (command.ok === true) return { text: 'ok', kind: 'ok' };
   if (command.ok === false) return { text: 'failed', kind: 'failed' };
   if (command.state === 'answered') {
@@ -17,7 +20,7 @@ function result(command: CommandRecord): { text: string; kind: 'ok' | 'failed' |
   return { text: '—', kind: 'none' };
 }
 
-function resultCell(command: CommandRecord): HTMLElement {
+function resultCell(command: Pick<CommandRecord, 'ok' | 'state'>): HTMLElement {
   const { text, kind, title } = result(command);
   return cardCell('Result', el('span', { 'data-testid': 'command-result', 'data-result': kind, ...(title === undefined ? {} : { title }) }, text), { class: kind === 'failed' ? 'bad' : kind === 'not-reported' ? 'muted' : '' });
 }
@@ -30,9 +33,40 @@ function jsonText(value: unknown): string {
 }
 
 /** The arguments without the command name, which has its own column. */
-function argumentsOf(command: CommandRecord): Record<string, unknown> {
+function argumentsOf(command: Pick<CommandRecord, 'args'>): Record<string, unknown> {
   const { command: _name, ...rest } = command.args;
   return rest;
+}
+
+function argumentsCell(command: Pick<CommandRecord, 'args'>): HTMLElement {
+  const text = jsonText(argumentsOf(command));
+  return cardCell('Arguments', text === '' ? el('span', { class: 'muted' }, '—') : el('code', { class: 'json' }, text));
+}
+
+/** Commands sent to every device that this device answered (docs/original-devices.md §3). */
+function broadcastTable(answered: readonly AnsweredBroadcast[]): HTMLElement {
+  return el('div', { 'data-testid': 'broadcast-answers' }, [
+    el('h3', {}, 'Broadcasts this device answered'),
+    scrollingTable(
+      el('table', { class: 'history-table cards-on-phone' }, [
+        headRow(['Created', 'Command', 'Arguments', 'Answered', 'Result', 'Response']),
+        el(
+          'tbody',
+          {},
+          answered.map(({ broadcast: b, answer: a }) =>
+            el('tr', { 'data-testid': 'broadcast-answer-row', 'data-broadcast-id': b.id }, [
+              cardCell('Created', localDateTime(b.createdAt), { class: 'nowrap', title: b.createdBy === null ? '' : `sent by ${b.createdBy}` }),
+              cardCell('Command', el('code', { class: 'nowrap' }, b.command)),
+              argumentsCell(b),
+              cardCell('Answered', after(b.createdAt, a.answeredAt), { class: 'num nowrap' }),
+              resultCell({ ok: a.ok, state: 'answered' }),
+              cardCell('Response', el('code', { class: 'json' }, jsonText(a.response)), { class: 'response' }),
+            ]),
+          ),
+        ),
+      ]),
+    ),
+  ]);
 }
 
 /** When a later step happened, as a delay after the command was created (absolute time as tooltip). */
@@ -54,9 +88,13 @@ export class CommandHistory {
   }
 
   async refresh(): Promise<void> {
-    const { commands } = await apiGet<{ commands: CommandRecord[] }>(devicePath(this.deviceId, '/commands?limit=50'));
+    const [{ commands }, { broadcasts }] = await Promise.all([
+      apiGet<{ commands: CommandRecord[] }>(devicePath(this.deviceId, '/commands?limit=50')),
+      apiGet<{ broadcasts: AnsweredBroadcast[] }>(devicePath(this.deviceId, '/broadcasts?limit=20')),
+    ]);
+    const answered = broadcasts.length === 0 ? null : broadcastTable(broadcasts);
     if (commands.length === 0) {
-      replaceChildren(this.element, el('p', { class: 'empty' }, 'No commands sent yet.'));
+      replaceChildren(this.element, [el('p', { class: 'empty' }, 'No commands sent yet.'), answered]);
       return;
     }
     const table = el('table', { class: 'history-table cards-on-phone' }, [
@@ -68,7 +106,7 @@ export class CommandHistory {
           el('tr', { 'data-testid': 'command-row', 'data-state': c.state, 'data-command': c.command, 'data-command-id': c.id }, [
             cardCell('Created', localDateTime(c.createdAt), { class: 'nowrap', title: `expires ${localDateTime(c.expiresAt)}` }),
             cardCell('Command', el('code', { class: 'nowrap' }, c.command)),
-            cardCell('Arguments', jsonText(argumentsOf(c)) === '' ? el('span', { class: 'muted' }, '—') : el('code', { class: 'json' }, jsonText(argumentsOf(c)))),
+            argumentsCell(c),
             cardCell('State', el('span', { class: `badge state-${c.state}` }, c.state)),
             cardCell('Delivered', after(c.createdAt, c.deliveredAt), { class: 'num nowrap' }),
             cardCell('Answered', after(c.createdAt, c.answeredAt), { class: 'num nowrap' }),
@@ -78,6 +116,6 @@ export class CommandHistory {
         ),
       ),
     ]);
-    replaceChildren(this.element, scrollingTable(table));
+    replaceChildren(this.element, [scrollingTable(table), answered]);
   }
 }
