@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SensorValue } from '@iot/common/protocol';
 import { MariaDbServer } from '@iot/harness/processes';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, type DatabaseConfig, type NewReading, openDatabase, parseDatabaseUrl } from '../../src/db/index.ts';
@@ -42,13 +43,15 @@ describe.each<{ name: string; config: () => Promise<DatabaseConfig> }>([
   });
 
   const total = 2 * STORE_CHUNK_READINGS + 345;
+  /** Every thousandth reading carries a text value, as an original device's may (docs/protocol.md §9). */
+  const valuesOf = (i: number): Record<string, SensorValue> => (i % 1000 === 0 ? { status: 'n/a', temperature_celsius: 20 } : { temperature_celsius: 20 + (i % 10) / 10 });
   const batch = (): NewReading[] =>
     Array.from({ length: total }, (_, i) => ({
       bootId: i < STORE_CHUNK_READINGS + 100 ? BOOT_A : BOOT_B,
       seq: i < STORE_CHUNK_READINGS + 100 ? i + 1 : i - STORE_CHUNK_READINGS - 99,
       streamId: `${1_700_000_000_000 + i}-0`,
       measuredAt: 1_700_000_000_000 + i * 1000,
-      values: i % 1000 === 0 ? { status: 'n/a', temperature_celsius: 20 } : { temperature_celsius: 20 + (i % 10) / 10 },
+      values: valuesOf(i),
       clockSkew: i % 2500 === 0,
     }));
 
