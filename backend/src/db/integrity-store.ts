@@ -1,3 +1,4 @@
+import { ClockSkewTally } from './clock-skew-tally.ts';
 import { DEFAULT_GAP_FACTOR, findSuspectedGaps, isUsableTime, LOCAL_WINDOW, medianInterval, type SuspectedGap, type TimePoint } from './cadence.ts';
 import { num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
 
@@ -116,6 +117,7 @@ const BOOT_COLUMNS = 'device_id, boot_id, first_seen_at, shutdown_seq, readings,
  */
 export class IntegrityStore {
   private readonly db: SqlAccess;
+  private readonly clockSkew = new ClockSkewTally();
 
   constructor(db: SqlAccess) {
     this.db = db;
@@ -145,7 +147,8 @@ export class IntegrityStore {
 
   /**
    * Every device (by id) with its counters and its boots (in order of first sight). Beyond the
-   * counters it reads the clock-skew flags (one grouped count over the flagged readings) and, for
+   * counters it reads the clock-skew flags of the readings stored since the last report
+   * ({@link ClockSkewTally}) and, for
    * each device with readings without sequence numbers, the suspected gaps among its newest
    * {@link REPORT_SCAN_READINGS} readings (a bounded page on the (device, measured_at) index).
    */
@@ -153,7 +156,7 @@ export class IntegrityStore {
     return this.db.read(async (sql) => {
       const devices = await sql.rows('SELECT id, name, readings_stored, duplicates_absorbed FROM devices ORDER BY id');
       const boots = await sql.rows(`SELECT ${BOOT_COLUMNS} FROM boots ORDER BY device_id, first_seen_at, boot_id`);
-      const skewed = await this.clockSkewCounts(sql);
+      const skewed = await this.clockSkew.counts(sql);
       const byDevice = new Map<string, BootIntegrity[]>();
       for (const row of boots) {
         const list = byDevice.get(String(row.device_id)) ?? [];
@@ -243,21 +246,6 @@ export class IntegrityStore {
       [deviceId, bootId, limit],
     );
     return rows.map((r) => ({ from: num(r.gap_from), to: num(r.gap_to) }));
-  }
-
-  /**
-   * Readings carrying the clock-skew flag per device and boot ('' for none). A grouped count of
-   * the flagged rows: without an index on the flag this reads the readings table once.
-   */
-  private async clockSkewCounts(sql: Sql): Promise<Map<string, Map<string, number>>> {
-    const rows = await sql.rows('SELECT device_id, boot_id, COUNT(*) AS n FROM readings WHERE clock_skew = 1 GROUP BY device_id, boot_id');
-    const counts = new Map<string, Map<string, number>>();
-    for (const row of rows) {
-      const device = counts.get(String(row.device_id)) ?? new Map<string, number>();
-      device.set(row.boot_id === null ? '' : String(row.boot_id), num(row.n));
-      counts.set(String(row.device_id), device);
-    }
-    return counts;
   }
 
   private async scanIn(sql: Sql, deviceId: string, page: { before?: TimeCursor | undefined; readings: number; limit: number; factor: number }): Promise<SuspectedGapScan> {

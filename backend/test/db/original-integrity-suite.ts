@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { ClockSkewTally } from '../../src/db/clock-skew-tally.ts';
 import { ONLINE_INTERVALS, ORIGINAL_SEND_INTERVAL_MS, type SuspectedGap } from '../../src/db/cadence.ts';
-import { type Database, type DatabaseConfig, type NewReading, openDatabase } from '../../src/db/index.ts';
+import { type Database, type DatabaseConfig, type NewReading, openDatabase, type Sql } from '../../src/db/index.ts';
 import { REPORT_SCAN_READINGS } from '../../src/db/integrity-store.ts';
 import { BOOT_A, manualClock, reading } from './store-suite.ts';
 
@@ -37,6 +38,19 @@ export function lossyHistory(): { times: number[]; lost: Array<{ after: number; 
 
 export async function storeInChunks(db: Database, deviceId: string, readings: readonly NewReading[], receivedAt: number): Promise<void> {
   for (let i = 0; i < readings.length; i += 500) await db.readings.storeReadings(deviceId, readings.slice(i, i + 500), { protocol: 'original', receivedAt });
+}
+
+/** Flagged readings per device and boot the slow way, as a plain object. */
+async function flaggedByGroupBy(db: Database): Promise<Record<string, Record<string, number>>> {
+  const rows = await db.sql.read((sql) => sql.rows('SELECT device_id, boot_id, COUNT(*) AS n FROM readings WHERE clock_skew = 1 GROUP BY device_id, boot_id'));
+  const result: Record<string, Record<string, number>> = {};
+  for (const row of rows) (result[String(row.device_id)] ??= {})[row.boot_id === null ? '' : String(row.boot_id)] = Number(row.n);
+  return result;
+}
+
+async function tallied(db: Database, tally: ClockSkewTally): Promise<Record<string, Record<string, number>>> {
+  const counts = await db.sql.read((sql: Sql) => tally.counts(sql));
+  return Object.fromEntries([...counts].map(([device, boots]) => [device, Object.fromEntries(boots)]));
 }
 
 /** Every page of a device's suspected gaps, `readings` at a time, newest first. */
@@ -127,6 +141,26 @@ export function describeOriginalIntegritySuite(name: string, freshConfig: () => 
       // Unflagged, the 1970 readings would make one gap of decades.
       await db.sql.transaction((sql) => sql.execute('UPDATE readings SET clock_skew = 0 WHERE device_id = ?', [ORIGINAL]));
       expect((await db.integrity.suspectedGaps(ORIGINAL)).gapCount).toBe(1);
+    });
+
+    it('tallies the clock-skew flags by primary-key ranges, chunk by chunk, then only what was stored since and the tail', async () => {
+      const db = await openFresh();
+      await db.readings.storeReadings(ORIGINAL, originals(every(T0, 2000, 50)), { protocol: 'original' });
+      await db.readings.storeReadings('dev-v1', Array.from({ length: 30 }, (_, i) => reading(BOOT_A, i + 1)));
+      const flag = (where: string, params: unknown[]) => db.sql.transaction((sql) => sql.execute(`UPDATE readings SET clock_skew = 1 WHERE ${where}`, params));
+      await flag('device_id = ? AND measured_at < ?', [ORIGINAL, T0 + 40_000]);
+      await flag('device_id = ? AND seq <= ?', ['dev-v1', 10]);
+      const tally = new ClockSkewTally({ chunkIds: 7, tailIds: 5 });
+      expect(await tallied(db, tally)).toEqual({ [ORIGINAL]: { '': 20 }, 'dev-v1': { [BOOT_A]: 10 } });
+      expect(await tallied(db, tally)).toEqual(await flaggedByGroupBy(db));
+      // Stored since, flagged as the receiver stores them: counted on the next call.
+      await db.readings.storeReadings(ORIGINAL, originals(every(T0 + 100_000, 2000, 20)), { protocol: 'original' });
+      await flag('device_id = ? AND measured_at >= ?', [ORIGINAL, T0 + 130_000]);
+      expect(await tallied(db, tally)).toEqual({ [ORIGINAL]: { '': 20 + 5 }, 'dev-v1': { [BOOT_A]: 10 } });
+      // A flag set by hand on a reading counted long ago shows after a restart (a new tally), not before.
+      await flag('device_id = ? AND seq = ?', ['dev-v1', 11]);
+      expect((await tallied(db, tally))['dev-v1']).toEqual({ [BOOT_A]: 10 });
+      expect(await tallied(db, new ClockSkewTally())).toEqual(await flaggedByGroupBy(db));
     });
 
     it('infers the presence of an original device from its last message and its interval, and never says offline', async () => {
