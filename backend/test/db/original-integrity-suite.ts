@@ -44,7 +44,11 @@ export async function storeInChunks(db: Database, deviceId: string, readings: re
 async function flaggedByGroupBy(db: Database): Promise<Record<string, Record<string, number>>> {
   const rows = await db.sql.read((sql) => sql.rows('SELECT device_id, boot_id, COUNT(*) AS n FROM readings WHERE clock_skew = 1 GROUP BY device_id, boot_id'));
   const result: Record<string, Record<string, number>> = {};
-  for (const row of rows) (result[String(row.device_id)] ??= {})[row.boot_id === null ? '' : String(row.boot_id)] = Number(row.n);
+  for (const row of rows) {
+    const device = result[String(row.device_id)] ?? {};
+    device[row.boot_id === null ? '' : String(row.boot_id)] = Number(row.n);
+    result[String(row.device_id)] = device;
+  }
   return result;
 }
 
