@@ -148,9 +148,9 @@ export class IntegrityStore {
   /**
    * Every device (by id) with its counters and its boots (in order of first sight). Beyond the
    * counters it reads the clock-skew flags of the readings stored since the last report
-   * ({@link ClockSkewTally}) and, for
-   * each device with readings without sequence numbers, the suspected gaps among its newest
-   * {@link REPORT_SCAN_READINGS} readings (a bounded page on the (device, measured_at) index).
+   * ({@link ClockSkewTally}) and, for each device with readings without sequence numbers, the
+   * suspected gaps among its newest {@link REPORT_SCAN_READINGS} readings (a bounded page on the
+   * (device, measured_at) index).
    */
   report(options: { factor?: number | undefined } = {}): Promise<DeviceIntegrity[]> {
     return this.db.read(async (sql) => {
