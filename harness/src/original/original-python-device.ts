@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { REDIS_KEY } from '@iot/common/protocol';
+import { REDIS_KEY, TopicScheme } from '@iot/common/protocol';
 import { Redis } from 'ioredis';
 import { TcpProxy } from '../faults/tcp-proxy.ts';
 import { ManagedProcess } from '../processes/managed-process.ts';
@@ -29,6 +29,13 @@ export interface OriginalPythonDeviceOptions {
 
 /** The two original services this harness runs. */
 export type OriginalService = 'sensor' | 'mqtthandler';
+
+/** What the original sensor logs when it notices `measurement:enabled` change. */
+const SENSOR_PAUSED = 'Messung wird unterbrochen';
+const SENSOR_RESUMED = 'Messung wird fortgeführt';
+
+/** What the original mqtthandler logs when it notices `mqtt_sender:enabled` turn "0". */
+const SENDER_PAUSED = 'Versand wird unterbrochen';
 
 /** What paho's on_connect logs for an accepted CONNECT ("Verbindung hergestellt"). */
 const CONNECTED_LINE = /MQTT-Broker: Verbindung hergestellt/;
@@ -132,14 +139,43 @@ export class OriginalPythonDevice {
     this.proxy.heal();
   }
 
-  /** Measuring on or off through the key the original sensor reads every cycle (docs/original-system.md §4). */
-  async setMeasuring(enabled: boolean): Promise<void> {
+  /**
+   * Measuring on or off through the key the original sensor reads every cycle (docs/original-system.md
+   * §4). Resolves once the running sensor logged the change, so after pausing, the stream holds
+   * everything it will measure: a cycle that read the key just before the write measures once more.
+   */
+  async setMeasuring(enabled: boolean, timeoutMs = 15_000): Promise<void> {
+    const sensor = this.sensor;
+    const changes = () => {
+      const lines = sensor?.stderrLines ?? [];
+      return { paused: lines.filter((l) => l.includes(SENSOR_PAUSED)).length, resumed: lines.filter((l) => l.includes(SENSOR_RESUMED)).length };
+    };
+    const before = changes();
+    // The sensor starts measuring and logs only changes of its state.
+    const measuringNow = before.resumed >= before.paused;
     await this.redis.set(REDIS_KEY.measurementEnabled, enabled ? '1' : '0');
+    if (sensor === undefined || !sensor.running || measuringNow === enabled) return;
+    await sensor.waitFor(
+      () => {
+        const now = changes();
+        return (enabled ? now.resumed > before.resumed : now.paused > before.paused) ? true : undefined;
+      },
+      timeoutMs,
+      `the original sensor to log that measuring is ${enabled ? 'on' : 'off'}`,
+    );
   }
 
-  /** Sending on or off through the key the original mqtthandler reads every cycle (docs/original-system.md §5). */
-  async setSending(enabled: boolean): Promise<void> {
+  /**
+   * Sending on or off through the key the original mqtthandler reads every cycle (docs/original-system.md
+   * §5). Pausing resolves once the running mqtthandler logged it, so it publishes nothing more.
+   */
+  async setSending(enabled: boolean, timeoutMs = 15_000): Promise<void> {
+    const handler = this.mqtthandler;
+    const paused = () => (handler?.stderrLines ?? []).filter((l) => l.includes(SENDER_PAUSED)).length;
+    const before = paused();
     await this.redis.set(REDIS_KEY.senderEnabled, enabled ? '1' : '0');
+    if (enabled || handler === undefined || !handler.running) return;
+    await handler.waitFor(() => (paused() > before ? true : undefined), timeoutMs, 'the original mqtthandler to log that sending is off');
   }
 
   /** What was measured: the whole stream, as XRANGE gives it. */
@@ -162,6 +198,25 @@ export class OriginalPythonDevice {
     const handler = this.mqtthandler;
     if (handler === undefined) throw new Error('the mqtthandler has not been started');
     await handler.waitFor(() => (this.connections() >= count ? true : undefined), timeoutMs, `the original mqtthandler to connect (${count})`);
+  }
+
+  /**
+   * Resolves once the current mqtthandler takes commands. Its on_connect logs the accepted CONNECT
+   * before the broker has its SUBSCRIBE, and the original subscribes at QoS 0 with a clean session,
+   * so a command sent in between is lost: `publish` (an operator's client) sends an unknown command
+   * until the original logs it, which changes nothing on the device (docs/original-system.md §12).
+   */
+  async listening(publish: (topic: string, payload: string) => Promise<unknown>, timeoutMs = 20_000): Promise<void> {
+    const handler = this.mqtthandler;
+    if (handler === undefined) throw new Error('the mqtthandler has not been started');
+    const probe = `compat_probe_${handler.pid ?? 0}`;
+    const heard = () => handler.stderrLines.some((line) => line.includes(`Unbekanntes Kommando: ${probe.toUpperCase()}`));
+    const deadline = Date.now() + timeoutMs;
+    while (!heard()) {
+      if (!handler.running || Date.now() > deadline) throw new Error(`the original mqtthandler did not take commands within ${timeoutMs} ms\n${this.diagnostics()}`);
+      await publish(new TopicScheme().topic('request', this.id), JSON.stringify({ command: probe }));
+      await handler.waitFor(() => (heard() ? true : undefined), 200, 'the probe command').catch(() => {});
+    }
   }
 
   /** Output lines of one of the current processes (the original logs to stderr). */
