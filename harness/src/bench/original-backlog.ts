@@ -18,9 +18,13 @@ import { median, numericFlag, progress } from './stats.ts';
  * the receiver's peak RSS while it stored them. Each run starts a fresh receiver process (the
  * same client id, so no session is left behind) whose VmHWM (/proc/<pid>/status, the kernel's
  * high-water mark) is then that one message's peak; the idle receiver's RSS is the baseline.
- * Each run uses its own device, so nothing is a duplicate.
+ * Each run uses its own device, so nothing is a duplicate. The last row has `--concurrent`
+ * devices (4) publish a largest backlog at the same moment: the receiver decodes one large
+ * message at a time, so its peak stays near one message's.
  */
 const runs = numericFlag('runs', 3);
+/** Devices that publish a largest backlog at the same moment, in the last row. */
+const concurrent = numericFlag('concurrent', 4);
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZES = [256 * KiB, 1 * MiB, 4 * MiB, 8 * MiB, MAX_ORIGINAL_PAYLOAD_BYTES, MAX_ORIGINAL_PAYLOAD_BYTES + MiB];
@@ -28,7 +32,11 @@ const SIZES = [256 * KiB, 1 * MiB, 4 * MiB, 8 * MiB, MAX_ORIGINAL_PAYLOAD_BYTES,
 const REFUSAL_TIMEOUT_MS = 60_000;
 
 const deviceId = (size: number, run: number) => `orig-${size}-${run}`;
-const deviceIds = SIZES.flatMap((size) => Array.from({ length: runs }, (_, run) => deviceId(size, run)));
+const concurrentIds = (run: number) => Array.from({ length: concurrent }, (_, i) => `orig-many-${run}-${i}`);
+const deviceIds = [
+  ...SIZES.flatMap((size) => Array.from({ length: runs }, (_, run) => deviceId(size, run))),
+  ...Array.from({ length: runs }, (_, run) => concurrentIds(run)).flat(),
+];
 
 /** One reading as the original stamps it (docs/original-system.md §11): balena identity, three values. */
 function reading(device: string, ms: number): OriginalReading {
@@ -121,6 +129,31 @@ async function runOnce(size: number, run: number): Promise<Outcome> {
   return { readings, bytes, stored, ms, idleRssMiB: idle.rss / 1024, peakRssMiB: peak / 1024 };
 }
 
+/** `concurrent` devices publish a largest backlog each at once; stored when all are. */
+async function runConcurrent(run: number): Promise<Outcome> {
+  const ids = concurrentIds(run);
+  const backlogs = ids.map((id) => backlog(id, MAX_ORIGINAL_PAYLOAD_BYTES));
+  const receiver: ServiceProcess = await stack.startReceiver({ clientId: 'bench-receiver' });
+  const pid = receiver.pid!;
+  const idle = memoryKiB(pid);
+  const clients = await Promise.all(ids.map(connectDevice));
+  const started = performance.now();
+  await Promise.all(clients.map((client, i) => client.publishAsync(`iot-projekt/device/${ids[i]}/values`, backlogs[i]!.payload, { qos: 1 })));
+  const readings = backlogs.reduce((n, b) => n + b.readings, 0);
+  for (let count = 0; count < readings; ) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    count = 0;
+    for (const id of ids) count += await db.readings.countReadings(id);
+  }
+  const ms = performance.now() - started;
+  const { peak } = memoryKiB(pid);
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await receiver.stop();
+  stack.receivers.splice(stack.receivers.indexOf(receiver), 1);
+  const bytes = backlogs.reduce((n, b) => n + Buffer.byteLength(b.payload), 0);
+  return { readings, bytes, stored: true, ms, idleRssMiB: idle.rss / 1024, peakRssMiB: peak / 1024 };
+}
+
 progress(`starting aedes and SQLite; hashing ${deviceIds.length} device passwords...`);
 const stack = await new BackendStack({ deviceIds, broker: 'aedes', database: 'sqlite' }).start();
 if (!(stack.broker instanceof BrokerProcess)) throw new Error('expected the aedes broker process');
@@ -142,14 +175,23 @@ for (let run = 0; run < runs; run++) {
   }
 }
 
-const rows = SIZES.map((size) => {
-  const outcomes = results.get(size) ?? [];
+const together: Outcome[] = [];
+for (let run = 0; run < runs; run++) {
+  const outcome = await runConcurrent(run);
+  together.push(outcome);
+  progress(
+    `run ${run + 1}/${runs}, ${concurrent} devices × 16 MiB at once, ${outcome.readings} readings: stored in ${(outcome.ms / 1000).toFixed(2)} s, receiver RSS ${outcome.idleRssMiB.toFixed(0)} → peak ${outcome.peakRssMiB.toFixed(0)} MiB`,
+  );
+}
+
+const row = (outcomes: readonly Outcome[], label?: string) => {
   const first = outcomes[0]!;
   const stored = outcomes.every((o) => o.stored) ? 'yes' : outcomes.some((o) => o.stored) ? 'sometimes' : 'no';
   const seconds = outcomes.filter((o) => o.stored).map((o) => o.ms / 1000);
   const time = seconds.length === 0 ? '—' : `${median(seconds).toFixed(2)} (${seconds.map((s) => s.toFixed(2)).join(', ')})`;
-  return `| ${(first.bytes / MiB).toFixed(2)} | ${first.readings} | ${stored} | ${time} | ${median(outcomes.map((o) => o.idleRssMiB)).toFixed(0)} | ${median(outcomes.map((o) => o.peakRssMiB)).toFixed(0)} |`;
-});
+  return `| ${label ?? (first.bytes / MiB).toFixed(2)} | ${first.readings} | ${stored} | ${time} | ${median(outcomes.map((o) => o.idleRssMiB)).toFixed(0)} | ${median(outcomes.map((o) => o.peakRssMiB)).toFixed(0)} |`;
+};
+const rows = [...SIZES.map((size) => row(results.get(size) ?? [])), row(together, `${concurrent} × ${(together[0]!.bytes / concurrent / MiB).toFixed(2)} at once`)];
 const drained = SIZES.filter((size) => (results.get(size) ?? []).every((o) => o.stored)).at(-1);
 const largest = drained === undefined ? undefined : results.get(drained)![0]!;
 process.stdout.write(
