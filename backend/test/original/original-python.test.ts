@@ -123,7 +123,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
       expect((await storedByStreamId(backend.db, ids.base)).get(first.id)?.count).toBe(1);
     });
 
-    // (c) Waits for the fix of the send_measurements answer (docs/original-devices.md §3).
+    // (c) The original answers send_measurements with readings on values, no response (docs/original-devices.md §3).
     it('marks send_measurements answered with the count of readings it re-sent', async () => {
       const entries = (await device.streamEntries()).slice(0, 3);
       const id = await backend.control.sendCommand(ids.base, { command: 'send_measurements', min_id: entries[0]!.id, max_id: entries[2]!.id });
@@ -131,7 +131,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
       expect((await backend.db.commands.get(id))?.response).toMatchObject({ count: 3 });
     });
 
-    // (d) Waits for the fix: the original answers a reboot before it tries, so the answer is no success.
+    // (d) The original answers a reboot before it tries, so the answer says nothing of the outcome (docs/original-devices.md §3).
     it('does not record a reboot the supervisor refused (HTTP 500) as ok', async () => {
       supervisor.status = 500;
       const before = supervisor.reboots.length;
@@ -143,7 +143,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
       expect((await backend.db.commands.get(id))?.ok).not.toBe(true);
     });
 
-    // (b) Waits for the fix: answers matched by command and key.
+    // (b) Answers without an id matched by command and key (docs/original-devices.md §3).
     it('does not give a get_config lost while the mqtthandler was down the answer to a later get_config of another key', async () => {
       await device.stopMqtthandler();
       const lost = await backend.control.sendCommand(ids.base, { command: 'get_config', key: REDIS_KEY.measurementEnabled });
@@ -156,7 +156,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
       expect((await backend.db.commands.get(lost))?.state).not.toBe('answered');
     }, 60_000);
 
-    // (e) Waits for the fix: text values stored as text, never coerced.
+    // (e) The original's values are strings: text stays text, never coerced (docs/original-devices.md §2).
     it('stores text values of its readings as text: "n/a" as "n/a", "0x10" not as 16', async () => {
       // Another sensor of the device writes into the same stream; the original mqtthandler forwards it as it is.
       const textId = await device.redis.xadd(REDIS_KEY.values, '*', 'status', 'n/a', 'register', '0x10', 'temperature_celsius', '21.5');
@@ -164,7 +164,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
       expect((await storedByStreamId(backend.db, ids.base)).get(String(textId))?.values).toEqual({ status: 'n/a', register: '0x10', temperature_celsius: 21.5 });
     });
 
-    // (g) Waits for the fix: presence inferred for devices that publish no status.
+    // (g) No status and no Last Will from the original: presence is inferred (docs/original-devices.md §4).
     it('shows the running original device as online (or stale), not unknown', async () => {
       const entry = await eventually(async () => {
         const found = await fleetEntry(backend.api, ids.base);
@@ -175,7 +175,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
   });
 
   describe('a backlog over 256 KiB', () => {
-    // (a) Waits for the fix: the broker and receiver take the original's whole backlog in one message.
+    // (a) The broker and receiver take the original's whole backlog as one message (docs/original-devices.md §2).
     it('drains completely and is stored once after the mqtthandler was down while the sensor measured', async () => {
       const device = await startDevice(ids.backlog, { sensorIntervalSeconds: 0.0005 });
       // Sending paused and what was sent stored first: a stop while a message is in flight would
@@ -204,7 +204,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
   });
 
   describe('readings lost by the original uplink', () => {
-    // (f) Waits for the fix: suspected gaps for devices without sequence numbers.
+    // (f) Readings without sequence numbers: losses show as suspected gaps (docs/original-devices.md §4).
     it('shows a suspected gap where its cursor moved past readings a partition swallowed', async () => {
       const device = await startDevice(ids.gap);
       await eventually(async () => (await storedByStreamId(backend.db, ids.gap)).size >= 30, 20_000, 'readings flowing');
