@@ -106,6 +106,13 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
       expect(await device.redis.get(REDIS_KEY.measurementEnabled)).toBe('1');
     });
 
+    it('takes a command from the broadcast topic, and its answer is stored against the broadcast', async () => {
+      const id = await backend.control.sendBroadcast({ command: 'get_config', key: REDIS_KEY.measurementInterval });
+      await eventually(() => device.lines('mqtthandler').some((l) => l.includes('Empfange Broadcast an alle Devices')), 15_000, 'the original to take the broadcast');
+      const answered = await eventually(async () => (await backend.control.broadcast(id))?.answers.find((a) => a.deviceId === ids.base), 15_000, 'the answer to the broadcast');
+      expect(answered.response).toMatchObject({ command: 'get_config', key: REDIS_KEY.measurementInterval, value: '0.05' });
+    });
+
     it('reboots through the supervisor, and its answer reaches the backend', async () => {
       supervisor.status = 202;
       const before = supervisor.reboots.length;
