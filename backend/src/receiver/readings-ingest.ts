@@ -83,7 +83,7 @@ export class ReadingsIngest {
     if (payload.length <= this.options.maxPayloadBytes) return this.originalReadings(topic, deviceId, payload);
     // One backlog larger than a batch at a time: decoding and storing one takes ~13 times its size
     // in memory (~215 MiB for 16 MiB); interleaved, several only hold each other's memory longer
-    // (bench:original-backlog, 4 × 16 MiB at once: 22 s and 505 MiB peak, 40 s and 525 MiB without).
+    // (bench:original-backlog, one run of 4 × 16 MiB at once: 22 s, 505 MiB peak; without: 40 s, 525 MiB).
     const turn = this.largeOriginal.then(() => this.originalReadings(topic, deviceId, payload));
     this.largeOriginal = turn.catch(() => {});
     return turn;
