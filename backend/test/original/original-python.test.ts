@@ -32,7 +32,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
   const supervisor = new SupervisorStub();
 
   /** Starts an original device and waits until paho is admitted (its first CONNECT, without credentials, is refused). */
-  async function startDevice(deviceId: string, options: { sensorIntervalSeconds?: number } = {}): Promise<OriginalPythonDevice> {
+  async function startDevice(deviceId: string, options: { sensorIntervalSeconds?: number; keepaliveSeconds?: number } = {}): Promise<OriginalPythonDevice> {
     if (!lookup.available) throw new Error(lookup.reason);
     const device = new OriginalPythonDevice({
       software: lookup.software,
@@ -41,6 +41,7 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
       login: backend.stack.login(deviceId),
       sensorIntervalSeconds: options.sensorIntervalSeconds ?? 0.05,
       senderIntervalSeconds: 0.2,
+      keepaliveSeconds: options.keepaliveSeconds ?? 2,
       supervisor: { address: supervisor.address, apiKey: supervisor.apiKey },
     });
     devices.push(device);
@@ -213,7 +214,8 @@ describe.skipIf(skipReason !== undefined)(`the original Python device software a
   describe('readings lost by the original uplink', () => {
     // (f) Readings without sequence numbers: losses show as suspected gaps (docs/original-devices.md §4).
     it('shows a suspected gap where its cursor moved past readings a partition swallowed', async () => {
-      const device = await startDevice(ids.gap);
+      // A longer keepalive: paho goes on publishing into the partition until it notices.
+      const device = await startDevice(ids.gap, { keepaliveSeconds: 5 });
       await eventually(async () => (await storedByStreamId(backend.db, ids.gap)).size >= 30, 20_000, 'readings flowing');
       // The original moves its cursor when it publishes (docs/original-system.md §14): during a
       // silent partition it keeps publishing into the void until keepalive notices, and a kill
