@@ -82,7 +82,7 @@ export class OriginalPythonDevice {
 
   /** A client of the device's Redis, as any other service on the device would use it. */
   get redis(): Redis {
-    this.client ??= new Redis({ host: this.redisServer.host, port: this.redisServer.port, lazyConnect: false, maxRetriesPerRequest: 3 });
+    this.client ??= new Redis({ host: this.redisServer.host, port: this.redisServer.port, maxRetriesPerRequest: 3 });
     return this.client;
   }
 
@@ -242,7 +242,7 @@ export class OriginalPythonDevice {
   }
 
   private spawn(service: OriginalService, app: string, conf: string, env: Record<string, string>): ManagedProcess {
-    const process_ = new ManagedProcess({
+    const child = new ManagedProcess({
       name: `original-${service}:${this.id}`,
       command: this.options.software.python,
       args: [app, conf],
@@ -258,7 +258,7 @@ export class OriginalPythonDevice {
       },
       logFile: join(this.dir.path, `${service}.log`),
     });
-    this.processes.push(process_);
-    return process_;
+    this.processes.push(child);
+    return child;
   }
 }
