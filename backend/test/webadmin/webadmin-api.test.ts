@@ -240,6 +240,7 @@ describe('web admin API over SQLite', () => {
         'GET /api/devices/{id}/readings',
         'GET /api/devices/{id}/readings.csv',
         'GET /api/devices/{id}/gaps',
+        'GET /api/devices/{id}/suspected-gaps',
         'GET /api/devices/{id}/commands',
         'POST /api/devices/{id}/commands',
         'PUT /api/devices/{id}/desired-config',
@@ -251,6 +252,10 @@ describe('web admin API over SQLite', () => {
         'GET /api/events',
         'GET /api/tokens',
         'POST /api/tokens/{id}/revoke',
+        'GET /api/broadcasts',
+        'POST /api/broadcasts',
+        'GET /api/broadcasts/{id}',
+        'GET /api/devices/{id}/broadcasts',
       ].sort(),
     );
   });

@@ -122,7 +122,10 @@ describe('web admin overview API and live events', () => {
         readings: 2990,
         duplicatesAbsorbed: 50,
         missing: 10,
-        boots: [{ bootId: BOOT, firstSeenAt: expect.any(Number), readings: 2990, minSeq: 1, maxSeq: 3000, shutdownSeq: null, missingCount: 10 }],
+        unsequenced: 0,
+        clockSkewed: 0,
+        suspectedGaps: null,
+        boots: [{ bootId: BOOT, firstSeenAt: expect.any(Number), readings: 2990, minSeq: 1, maxSeq: 3000, shutdownSeq: null, missingCount: 10, clockSkewed: 0 }],
       },
     ]);
     const gaps = (await (await get(`/api/devices/dev-1/gaps?boot=${BOOT}`)).json()) as { boots: unknown[] };

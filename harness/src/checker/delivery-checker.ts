@@ -1,4 +1,4 @@
-import { readingKey } from '@iot/common/protocol';
+import { readingKey, type SensorValue } from '@iot/common/protocol';
 
 /**
  * The no-loss checker, in the manner of Jepsen's set-full checker: the history is what each device
@@ -22,7 +22,8 @@ export interface StoredReading {
   readingKey: string;
   measuredAt: number;
   receivedAt: number;
-  values: Readonly<Record<string, number>>;
+  /** Text only for original-format readings (docs/protocol.md §9); a device of ours records numbers. */
+  values: Readonly<Record<string, SensorValue>>;
 }
 
 export interface DeliveryReport {
@@ -94,7 +95,7 @@ export function checkDelivery(history: readonly RecordedReading[], stored: reado
   return report;
 }
 
-function sameValues(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+function sameValues(a: Readonly<Record<string, SensorValue>>, b: Readonly<Record<string, SensorValue>>): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
