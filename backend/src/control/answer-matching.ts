@@ -48,11 +48,6 @@ export function originalOutcome(name: string, answer: Readonly<Record<string, un
   }
 }
 
-/** Whether a parsed answer is in the v1 format (it carries `v`, docs/protocol.md §7). */
-export function isV1Answer(body: unknown): boolean {
-  return typeof body === 'object' && body !== null && 'v' in body;
-}
-
 function sameText(sent: unknown, echoed: unknown): boolean {
   if (sent === undefined || sent === null || echoed === undefined || echoed === null) return false;
   if (typeof echoed === 'object' || typeof sent === 'object') return false;

@@ -1,4 +1,4 @@
-import { answerMatches, isV1Answer, matchesResentReadings, originalOutcome } from '../control/answer-matching.ts';
+import { answerMatches, matchesResentReadings, originalOutcome } from '../control/answer-matching.ts';
 import type { Database, NewReading, StoreResult } from '../db/index.ts';
 import { cardinalitySql } from './cardinality-sql.ts';
 import type { IngestStore } from './ingest-store.ts';
@@ -48,11 +48,11 @@ export function databaseIngestStore(db: Database): IngestStore {
  * echoes (docs/original-devices.md §3). A v1 answer says whether it worked; an original answer
  * is judged by what it is (originalOutcome): a reboot answer tells nothing, so `null`.
  */
-async function recordAnswerWithoutId(db: Database, deviceId: string, name: string, v1Ok: boolean, body: unknown, at: number): Promise<boolean> {
+async function recordAnswerWithoutId(db: Database, deviceId: string, name: string, said: boolean | null, body: unknown, at: number): Promise<boolean> {
   const echoed = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   const command = await db.commands.findPendingForOriginal(deviceId, name, (c) => answerMatches(c.command, c.args, echoed));
   const broadcast = (await db.commands.broadcasts.openFor(deviceId, name, at)).find((b) => answerMatches(b.command, b.args, echoed));
-  const ok = isV1Answer(body) ? v1Ok : originalOutcome(name, echoed);
+  const ok = said ?? originalOutcome(name, echoed);
   // The device answers in the order it was sent commands, so the older one is answered first.
   if (broadcast !== undefined && (command === undefined || broadcast.createdAt < command.createdAt)) {
     return db.commands.broadcasts.recordAnswer(broadcast.id, deviceId, ok, body, at);

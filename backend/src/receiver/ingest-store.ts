@@ -30,7 +30,8 @@ export interface IngestStore {
   /** The latest desired configuration, if any. */
   desired(deviceId: string): Promise<Pick<DesiredConfigRecord, 'version' | 'config'> | undefined>;
   /** Records an answer; returns false if no command matched. */
-  recordResponse(deviceId: string, response: { id?: string | undefined; command: string; ok: boolean; body: unknown }, at: number): Promise<boolean>;
+  /** `ok` is null when the answer does not say how it went (the original's, docs/original-devices.md §3). */
+  recordResponse(deviceId: string, response: { id?: string | undefined; command: string; ok: boolean | null; body: unknown }, at: number): Promise<boolean>;
   /** Marks commands whose expiry passed without an answer. */
   expireCommands(now: number): Promise<number>;
   /** A cheap query that fails when the database is unreachable. */

@@ -203,13 +203,13 @@ export class Receiver implements Service {
     const value = json.value;
     // v1 answers carry v and ok; the original's are the command object echoed (with a value) and
     // say nothing of the outcome, which the store judges from the body (docs/original-devices.md §3).
-    let response: { id?: string | undefined; command: string; ok: boolean; body: unknown };
+    let response: { id?: string | undefined; command: string; ok: boolean | null; body: unknown };
     if (typeof value === 'object' && value !== null && 'v' in value) {
       const parsed = decodePayload(commandResponse, value);
       if (!parsed.ok) return this.reject(topic, deviceId, payload, parsed.rejection);
       response = { id: parsed.value.id, command: parsed.value.command.toLowerCase(), ok: parsed.value.ok, body: parsed.value };
     } else if (typeof value === 'object' && value !== null && 'command' in value && typeof value.command === 'string') {
-      response = { command: value.command.toLowerCase(), ok: false, body: value };
+      response = { command: value.command.toLowerCase(), ok: null, body: value };
     } else {
       return this.reject(topic, deviceId, payload, { reason: 'wrong_shape', detail: 'a response needs a "command" field' });
     }
