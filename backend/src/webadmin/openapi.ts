@@ -13,6 +13,11 @@ const int = (name: string, description: string, maximum?: number) => ({
   schema: { type: 'integer', minimum: 0, ...(maximum === undefined ? {} : { maximum }) },
 });
 const range = [int('from', 'measured_at lower bound, epoch ms (inclusive)'), int('to', 'measured_at upper bound, epoch ms (inclusive)')];
+/** A required JSON object body with these fields. */
+const jsonBody = (required: string[], properties: Record<string, object>) => ({
+  required: true,
+  content: { 'application/json': { schema: { type: 'object', required, properties } } },
+});
 const read = (summary: string, parameters: object[] = []) => ({ summary, parameters, responses: { 200: json('OK'), 400: error, 401: error, 404: error } });
 
 export const OPENAPI_DOCUMENT = {
@@ -93,27 +98,16 @@ export const OPENAPI_DOCUMENT = {
       post: {
         summary: 'Send a command (admin)',
         parameters: [deviceId],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['command'],
-                properties: {
-                  command: { type: 'string' },
-                  key: { type: 'string' },
-                  value: { type: ['string', 'number'] },
-                  seconds: { type: 'number' },
-                  min_id: { type: 'string' },
-                  max_id: { type: 'string' },
-                  count: { type: 'integer' },
-                  ttl_seconds: { type: 'integer', minimum: 1, maximum: 86400 },
-                },
-              },
-            },
-          },
-        },
+        requestBody: jsonBody(['command'], {
+          command: { type: 'string' },
+          key: { type: 'string' },
+          value: { type: ['string', 'number'] },
+          seconds: { type: 'number' },
+          min_id: { type: 'string' },
+          max_id: { type: 'string' },
+          count: { type: 'integer' },
+          ttl_seconds: { type: 'integer', minimum: 1, maximum: 86400 },
+        }),
         responses: { 202: json('Sent; body has the command id'), 400: error, 401: error, 403: error, 404: error, 503: error },
       },
     },
@@ -123,25 +117,14 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Send a command to every connected device on the broadcast topic (admin)',
         description:
           'Sent in the original format (no id), which every device understands; start/stop/interval become set_config. Allowed: get_config, set_config, start_measurement, stop_measurement, set_interval, reboot (reboot needs "confirm": true). Each device that answers gets one answer row; answers are matched by command, key and value.',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['command'],
-                properties: {
-                  command: { type: 'string' },
-                  key: { type: 'string' },
-                  value: { type: ['string', 'number'] },
-                  seconds: { type: 'number' },
-                  ttl_seconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'answers after this are no longer tied to the broadcast (default 300)' },
-                  confirm: { type: 'boolean', description: 'required for reboot' },
-                },
-              },
-            },
-          },
-        },
+        requestBody: jsonBody(['command'], {
+          command: { type: 'string' },
+          key: { type: 'string' },
+          value: { type: ['string', 'number'] },
+          seconds: { type: 'number' },
+          ttl_seconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'answers after this are no longer tied to the broadcast (default 300)' },
+          confirm: { type: 'boolean', description: 'required for reboot' },
+        }),
         responses: { 202: json('Sent; body has the broadcast id'), 400: error, 401: error, 403: error, 503: error },
       },
     },
@@ -155,10 +138,7 @@ export const OPENAPI_DOCUMENT = {
       put: {
         summary: 'Set the desired configuration (admin)',
         parameters: [deviceId],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { type: 'object', required: ['config'], properties: { config: { type: 'object', additionalProperties: { type: 'string' } } } } } },
-        },
+        requestBody: jsonBody(['config'], { config: { type: 'object', additionalProperties: { type: 'string' } } }),
         responses: { 200: json('Stored; body has the new version'), 400: error, 401: error, 403: error, 404: error, 503: error },
       },
     },
@@ -181,7 +161,7 @@ export const OPENAPI_DOCUMENT = {
       put: {
         summary: 'Set or clear (null) the display name (admin)',
         parameters: [deviceId],
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: ['string', 'null'], maxLength: 100 } } } } } },
+        requestBody: jsonBody(['name'], { name: { type: ['string', 'null'], maxLength: 100 } }),
         responses: { 200: json('The device'), 400: error, 401: error, 403: error, 404: error },
       },
     },
