@@ -1,9 +1,8 @@
 import { connect as netConnect } from 'node:net';
 import { eventually } from '@iot/harness/testing';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BrokerUnderTest, startAedes, startMosquitto, TEST_MAX_PAYLOAD_BYTES, USERS } from './fixtures.ts';
-import { closeAll, collect, connackRefusal, connect, type Login, type ProtocolVersion, type PublishOutcome, publishOutcome, subscribeCodes } from './mqtt-helpers.ts';
+import { brokerForSuite, collect, connackRefusal, type Login, type ProtocolVersion, type PublishOutcome, publishOutcome, subscribeCodes } from './mqtt-helpers.ts';
 
 /**
  * The same policy, enforced by both brokers as real processes: our aedes service and Mosquitto
@@ -62,65 +61,48 @@ const topic = (channel: string, deviceId: string) => `iot-projekt/device/${devic
 const login = (user: { username: string; password: string }): Login => ({ username: user.username, password: user.password });
 
 describe.each(CASES)('$name enforces the broker policy', ({ start, versions }) => {
-  let under: BrokerUnderTest;
-  const clients = new Set<MqttClient>();
-  const open = async (user: Login, version: ProtocolVersion) => {
-    const client = await connect(under.broker.url, user, version);
-    clients.add(client);
-    return client;
-  };
-
-  beforeAll(async () => {
-    under = await start();
-  });
-  afterAll(async () => {
-    await under?.dispose();
-  });
-  afterEach(async () => {
-    await closeAll(clients);
-    clients.clear();
-  });
+  const suite = brokerForSuite(start);
 
   describe.each(versions)('over MQTT protocol level %i', (version, expected) => {
     it('refuses a wrong password and an unknown user', async () => {
-      expect(await connackRefusal(under.broker.url, { username: USERS.dev1.username, password: 'not it' }, version)).toBe(expected.wrongPassword);
-      expect(await connackRefusal(under.broker.url, { username: 'nobody', password: USERS.dev1.password }, version)).toBe(expected.wrongPassword);
+      expect(await connackRefusal(suite.under.broker.url, { username: USERS.dev1.username, password: 'not it' }, version)).toBe(expected.wrongPassword);
+      expect(await connackRefusal(suite.under.broker.url, { username: 'nobody', password: USERS.dev1.password }, version)).toBe(expected.wrongPassword);
     });
 
     it('refuses a client without credentials', async () => {
-      expect(await connackRefusal(under.broker.url, {}, version)).toBe(expected.anonymous);
+      expect(await connackRefusal(suite.under.broker.url, {}, version)).toBe(expected.anonymous);
     });
 
     it("delivers a device's publish on its own readings topic to a service subscriber", async () => {
-      const backend = await open(login(USERS.backend), version);
+      const backend = await suite.open(login(USERS.backend), version);
       const received = collect(backend);
       expect(await subscribeCodes(backend, ['iot-projekt/device/+/readings'])).toEqual([1]);
-      const device = await open(login(USERS.dev1), version);
+      const device = await suite.open(login(USERS.dev1), version);
       expect(await publishOutcome(device, topic('readings', 'dev-1'), 'batch from dev-1')).toEqual({ kind: 'acked', reasonCode: 0 });
       await eventually(() => received.length > 0, 5_000, 'the reading at the service');
       expect(received).toEqual([{ topic: 'iot-projekt/device/dev-1/readings', payload: 'batch from dev-1' }]);
     });
 
     it("does not deliver a device's publish on another device's topic", async () => {
-      const backend = await open(login(USERS.backend), version);
+      const backend = await suite.open(login(USERS.backend), version);
       const received = collect(backend);
       expect(await subscribeCodes(backend, ['iot-projekt/device/+/readings', 'iot-projekt/device/+/request'])).toEqual([1, 1]);
-      const intruder = await open(login(USERS.dev1), version);
+      const intruder = await suite.open(login(USERS.dev1), version);
       expect(await publishOutcome(intruder, topic('readings', 'dev-2'), 'forged by dev-1')).toEqual(expected.refusedPublish);
 
       // A later message from the rightful owner arrives; the forged one, routed (or not) before it, never does.
-      const owner = await open(login(USERS.dev2), version);
+      const owner = await suite.open(login(USERS.dev2), version);
       expect(await publishOutcome(owner, topic('readings', 'dev-2'), 'marker from dev-2')).toEqual({ kind: 'acked', reasonCode: 0 });
       await eventually(() => received.some((m) => m.payload === 'marker from dev-2'), 5_000, 'the marker at the service');
       expect(received.map((m) => m.payload)).toEqual(['marker from dev-2']);
     });
 
     it("grants a device its own request topic and refuses another device's", async () => {
-      const device = await open(login(USERS.dev1), version);
+      const device = await suite.open(login(USERS.dev1), version);
       const received = collect(device);
       expect(await subscribeCodes(device, [topic('request', 'dev-1'), topic('request', 'dev-2')])).toEqual([1, expected.refusedSubscription]);
 
-      const backend = await open(login(USERS.backend), version);
+      const backend = await suite.open(login(USERS.backend), version);
       expect(await publishOutcome(backend, topic('request', 'dev-2'), 'for dev-2')).toMatchObject({ kind: 'acked' });
       expect(await publishOutcome(backend, topic('request', 'dev-1'), 'for dev-1')).toMatchObject({ kind: 'acked' });
       await eventually(() => received.length > 0, 5_000, 'the command at dev-1');
@@ -128,13 +110,13 @@ describe.each(CASES)('$name enforces the broker policy', ({ start, versions }) =
     });
 
     it('refuses a device a wildcard across devices but grants it the broadcast topic', async () => {
-      const device = await open(login(USERS.dev1), version);
+      const device = await suite.open(login(USERS.dev1), version);
       const received = collect(device);
       expect(await subscribeCodes(device, ['iot-projekt/device/+/request'])).toEqual([expected.refusedSubscription]);
       expect(await subscribeCodes(device, ['iot-projekt/device/#'])).toEqual([expected.refusedSubscription]);
       expect(await subscribeCodes(device, ['iot-projekt/device/broadcast/control'])).toEqual([1]);
 
-      const backend = await open(login(USERS.backend), version);
+      const backend = await suite.open(login(USERS.backend), version);
       await publishOutcome(backend, topic('request', 'dev-2'), 'for dev-2');
       await publishOutcome(backend, 'iot-projekt/device/broadcast/control', 'for everyone');
       await eventually(() => received.length > 0, 5_000, 'the broadcast at dev-1');
@@ -143,15 +125,15 @@ describe.each(CASES)('$name enforces the broker policy', ({ start, versions }) =
     });
 
     it(`delivers a payload of exactly ${TEST_MAX_PAYLOAD_BYTES} bytes and refuses one byte more, even from a service`, async () => {
-      const subscriber = await open(login(USERS.backend), version);
+      const subscriber = await suite.open(login(USERS.backend), version);
       const received = collect(subscriber);
       expect(await subscribeCodes(subscriber, ['lab/size/#'])).toEqual([1]);
-      const publisher = await open(login(USERS.backend), version);
+      const publisher = await suite.open(login(USERS.backend), version);
       const atLimit = 'a'.repeat(TEST_MAX_PAYLOAD_BYTES);
       expect(await publishOutcome(publisher, 'lab/size/at-limit', atLimit)).toEqual({ kind: 'acked', reasonCode: 0 });
       expect(await publishOutcome(publisher, 'lab/size/over', 'b'.repeat(TEST_MAX_PAYLOAD_BYTES + 1))).toEqual(expected.oversizePublish);
 
-      const marker = await open(login(USERS.backend), version);
+      const marker = await suite.open(login(USERS.backend), version);
       await publishOutcome(marker, 'lab/size/marker', 'marker');
       await eventually(() => received.some((m) => m.payload === 'marker'), 5_000, 'the marker');
       expect(received.map((m) => [m.topic, m.payload.length])).toEqual([
@@ -163,7 +145,7 @@ describe.each(CASES)('$name enforces the broker policy', ({ start, versions }) =
 
   it('survives a client sending garbage bytes and keeps serving others', async () => {
     const closedByBroker = await new Promise<boolean>((resolve, reject) => {
-      const socket = netConnect({ host: '127.0.0.1', port: under.broker.port });
+      const socket = netConnect({ host: '127.0.0.1', port: suite.under.broker.port });
       const timer = setTimeout(() => {
         socket.destroy();
         resolve(false);
@@ -181,12 +163,12 @@ describe.each(CASES)('$name enforces the broker policy', ({ start, versions }) =
       socket.on('timeout', () => reject(new Error('socket timeout')));
     });
     expect(closedByBroker).toBe(true);
-    expect(under.broker.running).toBe(true);
+    expect(suite.under.broker.running).toBe(true);
 
-    const backend = await open(login(USERS.backend), 4);
+    const backend = await suite.open(login(USERS.backend), 4);
     const received = collect(backend);
     await subscribeCodes(backend, ['iot-projekt/device/+/status']);
-    const device = await open(login(USERS.dev1), 4);
+    const device = await suite.open(login(USERS.dev1), 4);
     await publishOutcome(device, topic('status', 'dev-1'), 'still here');
     await eventually(() => received.length > 0, 5_000, 'a message after the garbage');
     expect(received).toEqual([{ topic: topic('status', 'dev-1'), payload: 'still here' }]);

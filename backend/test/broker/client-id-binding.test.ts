@@ -1,9 +1,9 @@
 import type { BrokerProcess } from '@iot/harness/processes';
 import { eventually } from '@iot/harness/testing';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type BrokerUnderTest, startAedes, startMosquitto, USERS } from './fixtures.ts';
-import { closeAll, collect, connect, type Login, publishOutcome, rawConnack, subscribeCodes } from './mqtt-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { startAedes, startMosquitto, USERS } from './fixtures.ts';
+import { brokerForSuite, collect, connect, type Login, publishOutcome, rawConnack, subscribeCodes } from './mqtt-helpers.ts';
 
 /**
  * Client ids belong to users (backend/src/broker/client-id-rule.ts), on both brokers: a CONNECT
@@ -33,36 +33,19 @@ async function refusalCode(url: string, user: Login, extra: IClientOptions): Pro
 }
 
 describe.each(CASES)('$name binds client ids to users', ({ name, start, refused }) => {
-  let under: BrokerUnderTest;
-  const clients = new Set<MqttClient>();
-  const open = async (user: Login, extra: IClientOptions) => {
-    const client = await connect(under.broker.url, user, 4, extra);
-    clients.add(client);
-    return client;
-  };
-
-  beforeAll(async () => {
-    under = await start();
-  });
-  afterAll(async () => {
-    await under?.dispose();
-  });
-  afterEach(async () => {
-    await closeAll(clients);
-    clients.clear();
-  });
+  const suite = brokerForSuite(start);
 
   it("refuses another device's login with a device's id, which stays connected and fires no Last Will", async () => {
-    const service = await open(login(USERS.backend), {});
+    const service = await suite.open(login(USERS.backend), 4, {});
     const statuses = collect(service);
     expect(await subscribeCodes(service, [topic('status', 'dev-1')])).toEqual([1]);
-    const device = await open(login(USERS.dev1), { clientId: 'device-dev-1', will: { topic: topic('status', 'dev-1'), payload: Buffer.from('offline (will)'), qos: 1, retain: false } });
+    const device = await suite.open(login(USERS.dev1), 4, { clientId: 'device-dev-1', will: { topic: topic('status', 'dev-1'), payload: Buffer.from('offline (will)'), qos: 1, retain: false } });
     let closed = false;
     device.on('close', () => {
       closed = true;
     });
 
-    expect(await refusalCode(under.broker.url, login(USERS.dev2), { clientId: 'device-dev-1' })).toBe(refused);
+    expect(await refusalCode(suite.under.broker.url, login(USERS.dev2), { clientId: 'device-dev-1' })).toBe(refused);
 
     // A takeover would have closed the device before the intruder's CONNACK; it is still there.
     expect(await publishOutcome(device, topic('status', 'dev-1'), 'still online')).toEqual({ kind: 'acked', reasonCode: 0 });
@@ -73,46 +56,46 @@ describe.each(CASES)('$name binds client ids to users', ({ name, start, refused 
 
   it("refuses a device's login with a service's persistent session id, which keeps its subscriptions and queue", async () => {
     const sessionId = 'backend-1';
-    const first = await open(login(USERS.backend), { clientId: sessionId, clean: false });
+    const first = await suite.open(login(USERS.backend), 4, { clientId: sessionId, clean: false });
     expect(await subscribeCodes(first, [topic('readings', '+')])).toEqual([1]);
     await first.endAsync();
     // While the service is away, a reading is queued in its session (3.1.1 §3.1.2.4).
-    const publisher = await open(login(USERS.dev2), { clientId: 'device-dev-2' });
+    const publisher = await suite.open(login(USERS.dev2), 4, { clientId: 'device-dev-2' });
     expect(await publishOutcome(publisher, topic('readings', 'dev-2'), 'queued for backend-1')).toEqual({ kind: 'acked', reasonCode: 0 });
 
-    expect(await refusalCode(under.broker.url, login(USERS.dev1), { clientId: sessionId, clean: false })).toBe(refused);
+    expect(await refusalCode(suite.under.broker.url, login(USERS.dev1), { clientId: sessionId, clean: false })).toBe(refused);
 
     // Listening before CONNACK: the broker sends the queue right behind it.
-    const back = mqtt.connect(under.broker.url, { ...login(USERS.backend), clientId: sessionId, clean: false, protocolVersion: 4, reconnectPeriod: 0 });
-    clients.add(back);
+    const back = mqtt.connect(suite.under.broker.url, { ...login(USERS.backend), clientId: sessionId, clean: false, protocolVersion: 4, reconnectPeriod: 0 });
+    suite.track(back);
     const received = collect(back);
     await eventually(() => received.length > 0, 5_000, 'the queued reading at the returning service');
     expect(received).toEqual([{ topic: topic('readings', 'dev-2'), payload: 'queued for backend-1' }]);
   });
 
   it('admits a device with device-<its id> and refuses any other id it names', async () => {
-    await open(login(USERS.dev1), { clientId: 'device-dev-1' });
+    await suite.open(login(USERS.dev1), 4, { clientId: 'device-dev-1' });
     for (const clientId of ['dev-1', 'device-dev-2', 'device-dev-1-tool', 'device-dev-1x', 'aedes_0b6c1c1e-6a1e-4d4f-9a53-3c1b0f1e2d3c']) {
-      expect(await refusalCode(under.broker.url, login(USERS.dev1), { clientId }), clientId).toBe(refused);
+      expect(await refusalCode(suite.under.broker.url, login(USERS.dev1), { clientId }), clientId).toBe(refused);
     }
     // A persistent session needs an id of its own [MQTT-3.1.3-8].
     // MQTT.js will not send that CONNECT, so it goes by hand.
-    const persistentEmpty = await rawConnack(under.broker.url, { ...USERS.dev1, clientId: '', clean: false });
+    const persistentEmpty = await rawConnack(suite.under.broker.url, { ...USERS.dev1, clientId: '', clean: false });
     expect(persistentEmpty).toBe(2);
   });
 
   // The original device software sends an empty id (paho-mqtt 1.x); the id aedes assigns is fresh
   // and unique, so it can take nothing over. Mosquitto's dynamic-security plugin cannot say so.
   it(name === 'aedes' ? 'admits an empty id with a clean session, as the original device software sends' : 'refuses an empty id: the dynamic-security plugin compares the id Mosquitto assigned', async () => {
-    const service = await open(login(USERS.backend), {});
+    const service = await suite.open(login(USERS.backend), 4, {});
     const statuses = collect(service);
     expect(await subscribeCodes(service, [topic('status', 'dev-1')])).toEqual([1]);
-    const device = await open(login(USERS.dev1), { clientId: 'device-dev-1' });
+    const device = await suite.open(login(USERS.dev1), 4, { clientId: 'device-dev-1' });
     if (name === 'aedes') {
-      const original = await open(login(USERS.dev1), { clientId: '', clean: true });
+      const original = await suite.open(login(USERS.dev1), 4, { clientId: '', clean: true });
       expect(await publishOutcome(original, topic('status', 'dev-1'), 'from the assigned id')).toEqual({ kind: 'acked', reasonCode: 0 });
     } else {
-      expect(await refusalCode(under.broker.url, login(USERS.dev1), { clientId: '', clean: true })).toBe(refused);
+      expect(await refusalCode(suite.under.broker.url, login(USERS.dev1), { clientId: '', clean: true })).toBe(refused);
     }
     // Either way the device with its own id was not disconnected.
     expect(await publishOutcome(device, topic('status', 'dev-1'), 'still here')).toEqual({ kind: 'acked', reasonCode: 0 });
@@ -120,11 +103,11 @@ describe.each(CASES)('$name binds client ids to users', ({ name, start, refused 
   });
 
   it.runIf(name === 'aedes')("refuses a service a device's id, but lets it use its own namespace and ids nobody owns", async () => {
-    expect(await refusalCode(under.broker.url, login(USERS.backend), { clientId: 'device-dev-1' })).toBe(2);
-    await open(login(USERS.backend), { clientId: 'backend' });
-    await open(login(USERS.backend), { clientId: 'backend-7' });
-    await open(login(USERS.backend), { clientId: 'device-cli-4711' });
-    const { service } = under.broker as BrokerProcess;
+    expect(await refusalCode(suite.under.broker.url, login(USERS.backend), { clientId: 'device-dev-1' })).toBe(2);
+    await suite.open(login(USERS.backend), 4, { clientId: 'backend' });
+    await suite.open(login(USERS.backend), 4, { clientId: 'backend-7' });
+    await suite.open(login(USERS.backend), 4, { clientId: 'device-cli-4711' });
+    const { service } = suite.under.broker as BrokerProcess;
     expect(await service.waitForLog((r) => r.event === 'auth_refused' && r.reason === 'client_id_not_owned' && r.username === 'backend', 5_000)).toMatchObject({ clientId: 'device-dev-1', returnCode: 2 });
   });
 });

@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { deviceClientId } from '../../src/broker/client-id-rule.ts';
-import { USERS } from './fixtures.ts';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { type BrokerUnderTest, USERS } from './fixtures.ts';
 
 export type ProtocolVersion = 4 | 5;
 
@@ -154,4 +155,43 @@ export async function rawConnack(url: string, connect: { clientId: string; usern
     socket.on('error', () => undefined);
     socket.on('close', () => resolve('closed'));
   });
+}
+
+/**
+ * One broker for a describe block, started before its tests and disposed after them, and the
+ * clients each test opens through `open`, closed after that test.
+ */
+export function brokerForSuite(start: () => Promise<BrokerUnderTest>): {
+  readonly under: BrokerUnderTest;
+  open(login: Login, protocolVersion?: ProtocolVersion, extra?: IClientOptions): Promise<MqttClient>;
+  /** Closes a client the test connected by other means after the test, too. */
+  track(client: MqttClient): MqttClient;
+} {
+  let started: BrokerUnderTest | undefined;
+  const clients = new Set<MqttClient>();
+  beforeAll(async () => {
+    started = await start();
+  });
+  afterAll(async () => {
+    await started?.dispose();
+  });
+  afterEach(async () => {
+    await closeAll(clients);
+    clients.clear();
+  });
+  return {
+    get under() {
+      if (started === undefined) throw new Error('the broker is not started: use it inside a test');
+      return started;
+    },
+    async open(login, protocolVersion = 4, extra = {}) {
+      const client = await connect(this.under.broker.url, login, protocolVersion, extra);
+      clients.add(client);
+      return client;
+    },
+    track(client) {
+      clients.add(client);
+      return client;
+    },
+  };
 }

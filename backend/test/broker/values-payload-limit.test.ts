@@ -1,8 +1,7 @@
 import { eventually } from '@iot/harness/testing';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BrokerUnderTest, startAedes, startMosquitto, TEST_MAX_ORIGINAL_PAYLOAD_BYTES, TEST_MAX_PAYLOAD_BYTES, USERS } from './fixtures.ts';
-import { closeAll, collect, connect, type PublishOutcome, publishOutcome, subscribeCodes } from './mqtt-helpers.ts';
+import { brokerForSuite, collect, type PublishOutcome, publishOutcome, subscribeCodes } from './mqtt-helpers.ts';
 
 /**
  * An original device sends its whole backlog as one message on `values` (docs/protocol.md §9),
@@ -31,34 +30,17 @@ const topic = (channel: string) => `iot-projekt/device/${USERS.dev1.deviceId}/${
 const login = (user: { username: string; password: string }) => ({ username: user.username, password: user.password });
 
 describe.each(CASES)('$name: the values topic has the larger payload limit', ({ start, overOnOtherTopic, overOnValues }) => {
-  let under: BrokerUnderTest;
-  const clients = new Set<MqttClient>();
-  const open = async (user: { username: string; password: string }) => {
-    const client = await connect(under.broker.url, login(user), 4);
-    clients.add(client);
-    return client;
-  };
-
-  beforeAll(async () => {
-    under = await start();
-  });
-  afterAll(async () => {
-    await under?.dispose();
-  });
-  afterEach(async () => {
-    await closeAll(clients);
-    clients.clear();
-  });
+  const suite = brokerForSuite(start);
 
   it(`delivers ${TEST_MAX_ORIGINAL_PAYLOAD_BYTES} bytes on values and refuses one byte more`, async () => {
-    const backend = await open(USERS.backend);
+    const backend = await suite.open(login(USERS.backend));
     const received = collect(backend);
     expect(await subscribeCodes(backend, ['iot-projekt/device/+/values', 'iot-projekt/device/+/status'])).toEqual([1, 1]);
-    const device = await open(USERS.dev1);
+    const device = await suite.open(login(USERS.dev1));
     expect(await publishOutcome(device, topic('values'), 'v'.repeat(TEST_MAX_ORIGINAL_PAYLOAD_BYTES))).toEqual({ kind: 'acked', reasonCode: 0 });
     expect(await publishOutcome(device, topic('values'), 'w'.repeat(TEST_MAX_ORIGINAL_PAYLOAD_BYTES + 1))).toEqual(overOnValues);
 
-    const marker = await open(USERS.dev1);
+    const marker = await suite.open(login(USERS.dev1));
     await publishOutcome(marker, topic('status'), 'marker');
     await eventually(() => received.some((m) => m.payload === 'marker'), 5_000, 'the marker');
     expect(received.map((m) => [m.topic, m.payload.length])).toEqual([
@@ -68,12 +50,12 @@ describe.each(CASES)('$name: the values topic has the larger payload limit', ({ 
   });
 
   it(`keeps ${TEST_MAX_PAYLOAD_BYTES} bytes on every other topic (${overOnOtherTopic === 'refused' ? 'enforced' : 'Mosquitto: the documented gap'})`, async () => {
-    const backend = await open(USERS.backend);
+    const backend = await suite.open(login(USERS.backend));
     const received = collect(backend);
     expect(await subscribeCodes(backend, ['iot-projekt/device/+/status'])).toEqual([1]);
-    const device = await open(USERS.dev1);
+    const device = await suite.open(login(USERS.dev1));
     const outcome = await publishOutcome(device, topic('status'), 's'.repeat(TEST_MAX_PAYLOAD_BYTES + 1));
-    const marker = await open(USERS.dev1);
+    const marker = await suite.open(login(USERS.dev1));
     await publishOutcome(marker, topic('status'), 'marker');
     await eventually(() => received.some((m) => m.payload === 'marker'), 5_000, 'the marker');
     if (overOnOtherTopic === 'refused') {
