@@ -1,9 +1,11 @@
+import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
 import { z } from '@iot/common/config';
 import type { CommandName } from '@iot/common/protocol';
 import { type Request, type Response, Router } from 'express';
 import type { DeviceControl } from '../control/device-control.ts';
 import type { Database, DesiredConfigRecord, DeviceRecord, ReadingRow, ReadingsCursor, ReportedConfigRecord } from '../db/index.ts';
+import type { DevicePresence } from '../db/cadence.ts';
 import type { LatestValues } from '../db/reading-store.ts';
 import { csvLine } from './csv.ts';
 import { HttpError } from './http-error.ts';
@@ -71,13 +73,15 @@ export interface DeviceDetail {
   reportedConfig: ReportedConfigRecord | null;
   /** Values are numbers, or text from original devices (docs/protocol.md §9). */
   latest: LatestValues | null;
+  /** As on the fleet page: reported by a v1 device, inferred for an original one (docs/original-devices.md §4). */
+  presence: DevicePresence;
 }
 
 const cursorOf = (row: ReadingRow): string => `${row.measuredAt}.${row.id}`;
 
 /** The JSON REST API under /api (authentication happens before this router). */
-export function apiRoutes(options: { db: Database; control: CommandControl | undefined; logger: Logger }): Router {
-  const { db, control } = options;
+export function apiRoutes(options: { db: Database; control: CommandControl | undefined; logger: Logger; clock: Clock }): Router {
+  const { db, control, clock } = options;
   const router = Router();
 
   const device = (req: Request): Promise<DeviceRecord> => deviceFrom(db, req);
@@ -92,8 +96,13 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
 
   router.get('/devices/:id', async (req, res) => {
     const found = await device(req);
-    const [desired, reported, latest] = await Promise.all([db.configs.getDesired(found.id), db.configs.getReported(found.id), db.readings.latestReading(found.id)]);
-    const detail: DeviceDetail = { device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null, latest: latest ?? null };
+    const [desired, reported, latest, presence] = await Promise.all([
+      db.configs.getDesired(found.id),
+      db.configs.getReported(found.id),
+      db.readings.latestReading(found.id),
+      db.devices.presence(found, clock.now()),
+    ]);
+    const detail: DeviceDetail = { device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null, latest: latest ?? null, presence };
     res.json(detail);
   });
 

@@ -77,6 +77,20 @@ describe.skipIf(!chromiumAvailable())('original devices on the web admin pages i
     expect(session.pageErrors).toEqual([]);
   });
 
+  it("shows the same inferred presence in the device page's header", async () => {
+    const { page } = session;
+    clock.set(lastSeen + ONLINE_INTERVALS * 1000 + ORIGINAL_SEND_INTERVAL_MS + 5000);
+    await page.goto(`/devices/${FAST}`);
+    const header = page.locator('.device-header');
+    await header.getByTestId('online-badge').and(page.locator('[data-state="stale"]')).waitFor({ timeout: 15_000 });
+    expect(await header.getByTestId('presence-basis').textContent()).toBe('no status from the original software; inferred from readings');
+    await page.goto(`/devices/${V1}`);
+    await page.locator('.device-header [data-testid="online-badge"][data-state="unknown"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('.device-header [data-testid="presence-basis"]').count()).toBe(0);
+    expect(session.pageErrors).toEqual([]);
+    clock.set(lastSeen);
+  });
+
   it('lists suspected gaps apart from sequence gaps, pages older ones, and shows the clock-skew counts', async () => {
     const { page } = session;
     await page.goto('/integrity');

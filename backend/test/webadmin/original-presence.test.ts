@@ -54,8 +54,11 @@ describe('web admin API for original devices: inferred presence, suspected gaps,
     const within = ONLINE_INTERVALS * 60_000 + ORIGINAL_SEND_INTERVAL_MS;
     clock.set(lastSeen + within);
     expect((await fleetEntry(ORIGINAL))?.presence).toEqual({ state: 'online', basis: 'inferred', intervalMs: 60_000, onlineWithinMs: within, silentForMs: within });
+    // The device's own page says the same as the fleet.
+    expect((await getJson<{ presence: unknown }>(`/api/devices/${ORIGINAL}`)).presence).toEqual((await fleetEntry(ORIGINAL))?.presence);
     clock.set(lastSeen + within + 1);
     expect((await fleetEntry(ORIGINAL))?.presence).toMatchObject({ state: 'stale', basis: 'inferred', silentForMs: within + 1 });
+    expect((await getJson<{ presence: unknown }>(`/api/devices/${ORIGINAL}`)).presence).toMatchObject({ state: 'stale', basis: 'inferred' });
     // Hours later (within the session's lifetime): still stale, not offline.
     clock.set(lastSeen + 6 * 3_600_000);
     expect((await fleetEntry(ORIGINAL))?.presence.state).toBe('stale');

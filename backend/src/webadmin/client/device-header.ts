@@ -2,7 +2,7 @@ import { apiPut, devicePath } from './api.ts';
 import { actionButton, el, replaceChildren } from './dom.ts';
 import { formatValue, localDateTime, relativeTimeLabel } from './format.ts';
 import type { DeviceDetail } from './types.ts';
-import { displayName, measuringText, onlineBadge, statusOf, valueList } from './widgets.ts';
+import { displayName, measuringText, presenceBadge, statusOf, valueList } from './widgets.ts';
 
 function fact(label: string, value: Node | string, testid?: string, wide = false): HTMLElement {
   return el('div', { class: wide ? 'fact fact-wide' : 'fact' }, [el('dt', {}, label), el('dd', testid === undefined ? {} : { 'data-testid': testid }, value)]);
@@ -63,7 +63,7 @@ export class DeviceHeader {
         'latest-reading',
         true,
       ),
-      fact('Status', onlineBadge(device.online)),
+      fact('Status', presenceBadge(detail.presence)),
       fact('Last seen', relativeTimeLabel(device.lastSeenAt, { 'data-testid': 'last-seen' })),
       fact('Measuring', measuringText(status), 'measuring'),
       fact('Backlog', status.backlog === undefined ? '—' : String(status.backlog), 'backlog'),
