@@ -67,7 +67,7 @@ export const OPENAPI_DOCUMENT = {
     '/api/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: json('OpenAPI 3.1') } } },
     '/api/session': { get: { summary: 'The current user and the CSRF token', responses: { 200: json('Session'), 401: error } } },
     '/api/devices': { get: { summary: 'All devices with status', responses: { 200: json('Devices'), 401: error } } },
-    '/api/devices/{id}': { get: read('One device with desired and reported configuration and its latest reading', [deviceId]) },
+    '/api/devices/{id}': { get: read('One device with desired and reported configuration, its latest reading and its presence (reported, or inferred for an original device)', [deviceId]) },
     '/api/devices/{id}/readings': {
       get: read('Readings in a range in time order (ties by id), keyset-paginated: `next` is the `after` of the next page, null on the last', [
         deviceId,
