@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Database, type DatabaseConfig, type DeviceIntegrity, MIGRATIONS, openDatabase } from '../../src/db/index.ts';
+import { describe, expect, it } from 'vitest';
+import { type Database, type DatabaseConfig, type DeviceIntegrity, MIGRATIONS } from '../../src/db/index.ts';
 import { describeOriginalIntegritySuite } from './original-integrity-suite.ts';
-import { BOOT_A, BOOT_B, manualClock, reading } from './store-suite.ts';
+import { BOOT_A, BOOT_B, freshDatabases, reading } from './store-suite.ts';
 
 const original = (n: number) => ({ bootId: null, seq: null, streamId: `1699999999999-${n}`, measuredAt: 1_699_999_999_999, values: { humidity_percent: 40 } });
 
@@ -36,15 +36,7 @@ async function expectCountersMatchReadings(db: Database, report: readonly Device
 export function describeIntegritySuite(name: string, freshConfig: () => Promise<DatabaseConfig>): void {
   describeOriginalIntegritySuite(name, freshConfig);
   describe(`integrity counters on ${name}`, () => {
-    const open: Database[] = [];
-    const openFresh = async () => {
-      const db = await openDatabase(await freshConfig(), { clock: manualClock() });
-      open.push(db);
-      return db;
-    };
-    afterEach(async () => {
-      for (const db of open.splice(0)) await db.close();
-    });
+    const openFresh = freshDatabases(freshConfig);
 
     it('counts what was really stored, per device and boot, through duplicates, conflicts and concurrent overlapping batches', async () => {
       const db = await openFresh();

@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClockSkewTally } from '../../src/db/clock-skew-tally.ts';
 import { ONLINE_INTERVALS, ORIGINAL_SEND_INTERVAL_MS, type SuspectedGap } from '../../src/db/cadence.ts';
-import { type Database, type DatabaseConfig, type NewReading, openDatabase, type Sql } from '../../src/db/index.ts';
+import type { Database, DatabaseConfig, NewReading, Sql } from '../../src/db/index.ts';
 import { REPORT_SCAN_READINGS } from '../../src/db/integrity-store.ts';
-import { BOOT_A, manualClock, reading } from './store-suite.ts';
+import { BOOT_A, freshDatabases, reading } from './store-suite.ts';
 
 export const T0 = 1_767_225_600_000;
 const ORIGINAL = 'orig-1';
@@ -78,15 +78,7 @@ async function allPages(db: Database, deviceId: string, readings: number): Promi
 /** Presence and suspected gaps of devices running the original software (docs/original-devices.md §4), every dialect. */
 export function describeOriginalIntegritySuite(name: string, freshConfig: () => Promise<DatabaseConfig>): void {
   describe(`original devices' presence, suspected gaps and clock skew on ${name}`, () => {
-    const open: Database[] = [];
-    const openFresh = async () => {
-      const db = await openDatabase(await freshConfig(), { clock: manualClock() });
-      open.push(db);
-      return db;
-    };
-    afterEach(async () => {
-      for (const db of open.splice(0)) await db.close();
-    });
+    const openFresh = freshDatabases(freshConfig);
 
     it('reports the readings lost by an original device as suspected gaps, apart from sequence gaps, and not a change of interval', async () => {
       const db = await openFresh();

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Database, type DatabaseConfig, HOUR_MS, MINUTE_MS, type NewReading, openDatabase, type SeriesPoint } from '../../src/db/index.ts';
-import { BOOT_A, BOOT_B, manualClock } from './store-suite.ts';
+import { describe, expect, it } from 'vitest';
+import { type Database, type DatabaseConfig, HOUR_MS, MINUTE_MS, type NewReading, type SeriesPoint } from '../../src/db/index.ts';
+import { BOOT_A, BOOT_B, freshDatabases } from './store-suite.ts';
 
 const T0 = Date.UTC(2026, 10, 1, 0, 0, 0);
 
@@ -25,15 +25,7 @@ const totalCount = (points: readonly SeriesPoint[]) => points.reduce((n, p) => n
 /** Rollups and series queries every dialect must pass. */
 export function describeRollupSuite(name: string, freshConfig: () => Promise<DatabaseConfig>): void {
   describe(`reading rollups on ${name}`, () => {
-    const open: Database[] = [];
-    const openFresh = async () => {
-      const db = await openDatabase(await freshConfig(), { clock: manualClock() });
-      open.push(db);
-      return db;
-    };
-    afterEach(async () => {
-      for (const db of open.splice(0)) await db.close();
-    });
+    const openFresh = freshDatabases(freshConfig);
 
     it('serves a short range raw, straight from the readings', async () => {
       const db = await openFresh();

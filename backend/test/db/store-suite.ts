@@ -26,6 +26,19 @@ export function reading(boot: string, seq: number, values: Record<string, number
  * The store tests every dialect must pass. `freshConfig` gives a config for an empty database
  * each time it is called (a new SQLite file, a new MariaDB database).
  */
+/** Opens a fresh database (with its own manual clock) per call, closed after the test that opened it. */
+export function freshDatabases(freshConfig: () => Promise<DatabaseConfig>): () => Promise<Database> {
+  const open: Database[] = [];
+  afterEach(async () => {
+    for (const db of open.splice(0)) await db.close();
+  });
+  return async () => {
+    const db = await openDatabase(await freshConfig(), { clock: manualClock() });
+    open.push(db);
+    return db;
+  };
+}
+
 export function describeStoreSuite(name: string, freshConfig: () => Promise<DatabaseConfig>): void {
   describe(`database stores on ${name}`, () => {
     const open: Database[] = [];
