@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
+import { connectPacket } from '@iot/harness/testing';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { deviceClientId } from '../../src/broker/client-id-rule.ts';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -132,17 +133,9 @@ export async function closeAll(clients: Iterable<MqttClient>): Promise<void> {
  */
 export async function rawConnack(url: string, connect: { clientId: string; username: string; password: string; clean: boolean }): Promise<number | 'closed'> {
   const { hostname, port } = new URL(url);
-  const field = (text: string) => {
-    const bytes = Buffer.from(text, 'utf8');
-    return Buffer.concat([Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes]);
-  };
-  // Flags (§3.1.2.2): user name 0x80, password 0x40, CleanSession 0x02; keep-alive 60 s.
-  const flags = 0xc0 | (connect.clean ? 0x02 : 0);
-  const body = Buffer.concat([field('MQTT'), Buffer.from([4, flags, 0, 60]), field(connect.clientId), field(connect.username), field(connect.password)]);
-  if (body.length > 127) throw new RangeError('rawConnack keeps to one-byte remaining lengths');
   const socket = netConnect(Number(port), hostname);
   await once(socket, 'connect');
-  socket.write(Buffer.concat([Buffer.from([0x10, body.length]), body]));
+  socket.write(connectPacket(connect));
   return new Promise((resolve) => {
     let received = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {

@@ -5,6 +5,7 @@ import mqtt from 'mqtt';
 import { Credentials } from '../harness/credentials.ts';
 import { BrokerProcess } from '../processes/broker-process.ts';
 import { makeTempDir } from '../processes/temp-dir.ts';
+import { connectPacket } from '../testing/connect-packet.ts';
 import { median, numericFlag, percentile, progress } from './stats.ts';
 
 /**
@@ -40,24 +41,6 @@ interface FloodJob {
   seconds: number;
   flooders: number;
   floodAddresses: number;
-}
-
-/** A CONNECT packet (MQTT 3.1.1 §3.1): clean session, username and password, keep-alive 60 s. */
-function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const field = (text: string) => {
-    const bytes = Buffer.from(text, 'utf8');
-    const length = Buffer.alloc(2);
-    length.writeUInt16BE(bytes.length);
-    return Buffer.concat([length, bytes]);
-  };
-  const body = Buffer.concat([field('MQTT'), Buffer.from([4, 0xc2, 0, 60]), field(clientId), field(username), field(password)]);
-  const remaining: number[] = [];
-  let n = body.length;
-  do {
-    remaining.push((n % 128) | (n >= 128 ? 0x80 : 0));
-    n = Math.floor(n / 128);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x10, ...remaining]), body]);
 }
 
 interface FloodCounts {
@@ -99,7 +82,7 @@ async function flood(job: FloodJob): Promise<FloodCounts> {
       for (let i = 0; performance.now() < until; i++) {
         const username = i % 2 === 0 ? job.username : `nobody-${worker}-${i}`;
         counts.offered++;
-        const outcome = await guess(job.port, localAddress, connectPacket(`flood-${worker}-${i}`, username, `guess-${i}`));
+        const outcome = await guess(job.port, localAddress, connectPacket({ clientId: `flood-${worker}-${i}`, username, password: `guess-${i}` }));
         if (outcome === 'closed') counts.closedWithoutConnack++;
         else counts.codes.set(outcome, (counts.codes.get(outcome) ?? 0) + 1);
       }
