@@ -1,7 +1,8 @@
 import type { GpioController } from './gpio.ts';
 import type { I2cBus } from './i2c.ts';
 
-export type HardwareKind = 'pi' | 'sim';
+/** `pi`: the Pi's own drivers; `sim`: simulated in this process; `remote`: simulated by the simulator service over TCP. */
+export type HardwareKind = 'pi' | 'sim' | 'remote';
 
 /** Everything a device service may touch. Services receive this; they never open hardware themselves. */
 export interface Hardware {

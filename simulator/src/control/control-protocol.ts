@@ -100,13 +100,22 @@ export function parseRequestLine(line: string): { id: number; request: ControlRe
   }
   const { id, ...rest } = value as Record<string, unknown>;
   if (typeof id !== 'number' || !Number.isInteger(id)) return { id: null, error: 'request needs an integer "id"' };
-  const op = rest.op;
-  if (typeof op !== 'string' || !(op in OPS)) {
-    return { id, error: `unknown op ${JSON.stringify(op)}; expected one of ${CONTROL_OPS.join(', ')}` };
+  const parsed = parseRequest(rest);
+  return 'error' in parsed ? { id, error: parsed.error } : { id, request: parsed.request };
+}
+
+/**
+ * Checks one request, already decoded from JSON and without its id, against the schema of its
+ * `op`. Every transport (the unix socket's lines, the HTTP API's bodies) goes through this.
+ */
+export function parseRequest(value: Record<string, unknown>): { request: ControlRequest } | { error: string } {
+  const op = value.op;
+  if (typeof op !== 'string' || !Object.hasOwn(OPS, op)) {
+    return { error: `unknown op ${JSON.stringify(op)}; expected one of ${CONTROL_OPS.join(', ')}` };
   }
-  const parsed = OPS[op as ControlOp].safeParse(rest);
-  if (!parsed.success) return { id, error: `invalid ${op} request: ${describeIssues(parsed.error.issues)}` };
-  return { id, request: parsed.data };
+  const parsed = OPS[op as ControlOp].safeParse(value);
+  if (!parsed.success) return { error: `invalid ${op} request: ${describeIssues(parsed.error.issues)}` };
+  return { request: parsed.data };
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
