@@ -1,3 +1,5 @@
+export { SimulationControlHttpClient, SimulationControlHttpError } from '../control/control-http-client.ts';
+export { ControlHttpServer } from '../control/control-http-server.ts';
 export { RemoteUnavailableError } from './remote-connection.ts';
 export { createRemoteHardware, RemoteHardware, type RemoteHardwareOptions } from './remote-hardware.ts';
 export { RemoteHardwareServer, type RemoteHardwareServerOptions } from './remote-hardware-server.ts';
