@@ -12,6 +12,16 @@ if [ "$(id -u)" = "0" ]; then
   exec setpriv --reuid=mysql --regid=mysql --init-groups "$0" "$@"
 fi
 
+# VAR_FILE names a file holding VAR's value (compose secrets), as the official image accepts.
+for name in MARIADB_ROOT_PASSWORD MARIADB_PASSWORD; do
+  file_var="${name}_FILE"
+  if [ -n "${!file_var:-}" ]; then
+    [ -z "${!name:-}" ] || fail "set $name or $file_var, not both"
+    [ -r "${!file_var}" ] || fail "$file_var: cannot read ${!file_var}"
+    export "$name"="$(cat "${!file_var}")"
+  fi
+done
+
 datadir=/var/lib/mysql
 if [ ! -d "$datadir/mysql" ]; then
   root_password="${MARIADB_ROOT_PASSWORD:-}"
@@ -24,14 +34,14 @@ if [ ! -d "$datadir/mysql" ]; then
   fi
   log "initialising $datadir"
   mariadb-install-db --datadir="$datadir" --auth-root-authentication-method=normal --skip-test-db >/dev/null
-  "$@" --skip-networking --socket=/run/mysqld/init.sock &
+  "$@" --skip-networking &
   pid=$!
   for _ in $(seq 1 60); do
-    mariadb --protocol=socket --socket=/run/mysqld/init.sock -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+    mariadb --protocol=socket -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
     kill -0 "$pid" 2>/dev/null || fail "mariadbd exited while initialising"
     sleep 1
   done
-  sql() { mariadb --protocol=socket --socket=/run/mysqld/init.sock -uroot "$@"; }
+  sql() { mariadb --protocol=socket -uroot "$@"; }
   quote() { printf "'%s'" "${1//\'/\'\'}"; }
   health_password="$(pwgen -s 32 1)"
   {
