@@ -1,4 +1,4 @@
-import { env, z } from '@iot/common/config';
+import { ConfigError, env, z } from '@iot/common/config';
 import { describe, parseSensorSpecs, type SensorSpec } from './chips/sensor-spec.ts';
 
 /**
@@ -12,8 +12,12 @@ export const redisEnv = {
 };
 
 export const hardwareEnv = {
-  /** `pi` on a Raspberry Pi; `sim` for simulated hardware. Defaults to the real thing so a Pi never reports simulated data. */
-  HARDWARE: env.oneOf(['pi', 'sim'], { caseInsensitive: true }).prefault('pi'),
+  /**
+   * `pi` on a Raspberry Pi; `sim` for simulated hardware in this process; `remote` for the
+   * simulated hardware of the simulator service, over TCP. Defaults to the real thing so a Pi
+   * never reports simulated data.
+   */
+  HARDWARE: env.oneOf(['pi', 'sim', 'remote'], { caseInsensitive: true }).prefault('pi'),
   I2C_BUS: env.integer(0, 22).prefault('1'),
   SENSORS: z
     .string()
@@ -29,6 +33,18 @@ export const hardwareEnv = {
   SIM_SEED: env.integer(0, 2 ** 31 - 1).prefault('1'),
   /** Simulation only: unix socket path where tests reach the simulated hardware (buttons, faults, conditions); unset = none. */
   SIM_CONTROL_SOCKET: z.string().optional(),
+  /** HARDWARE=remote only (then required): host name of the simulator service, e.g. `simulator` in compose. */
+  SIM_REMOTE_HOST: z.string().optional(),
+  /** HARDWARE=remote only: the simulator's hardware port (its SIM_HARDWARE_PORT). */
+  SIM_REMOTE_PORT: env.integer(1, 65535).prefault('7300'),
+  /**
+   * HARDWARE=remote only (then required): the simulated device's name on the simulator. The
+   * sensor and the button container of one device name the same one, and so share one hardware.
+   */
+  SIM_REMOTE_DEVICE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1–64 of A–Z a–z 0–9 . _ -' })
+    .optional(),
 };
 
 export interface RedisConfig {
@@ -38,21 +54,55 @@ export interface RedisConfig {
 }
 
 export interface HardwareConfig {
-  HARDWARE: 'pi' | 'sim';
+  HARDWARE: 'pi' | 'sim' | 'remote';
   I2C_BUS: number;
   SENSORS: SensorSpec[];
   SIM_ENVIRONMENT: string;
   SIM_SEED: number;
   SIM_CONTROL_SOCKET?: string | undefined;
+  SIM_REMOTE_HOST?: string | undefined;
+  SIM_REMOTE_PORT: number;
+  SIM_REMOTE_DEVICE?: string | undefined;
 }
 
-/** The simulated chips to place so that a simulated device has what SENSORS names. */
+/** The variables HARDWARE=remote cannot do without, as config problems (add with `.superRefine(checkHardwareEnv)`). */
+export function checkHardwareEnv(
+  config: Pick<HardwareConfig, 'HARDWARE' | 'SIM_REMOTE_HOST' | 'SIM_REMOTE_DEVICE'>,
+  ctx: z.RefinementCtx,
+): void {
+  for (const problem of remoteProblems(config)) ctx.addIssue({ code: 'custom', path: [problem.variable], message: problem.message });
+}
+
+function remoteProblems(config: Pick<HardwareConfig, 'HARDWARE' | 'SIM_REMOTE_HOST' | 'SIM_REMOTE_DEVICE'>): { variable: string; message: string }[] {
+  if (config.HARDWARE !== 'remote') return [];
+  const problems: { variable: string; message: string }[] = [];
+  if (config.SIM_REMOTE_HOST === undefined) {
+    problems.push({ variable: 'SIM_REMOTE_HOST', message: 'is required with HARDWARE=remote: the host name of the simulator service (e.g. simulator)' });
+  }
+  if (config.SIM_REMOTE_DEVICE === undefined) {
+    problems.push({
+      variable: 'SIM_REMOTE_DEVICE',
+      message: 'is required with HARDWARE=remote: the simulated device this service uses; the sensor and button of one device name the same one',
+    });
+  }
+  return problems;
+}
+
+/**
+ * What to load for the configured HARDWARE: for `sim`, the simulated chips to place so that the
+ * device has what SENSORS names; for `remote`, where the simulator is and which of its devices
+ * to use (the simulator owns the chips, so SENSORS says only what the device expects, as on a Pi).
+ * @throws ConfigError when HARDWARE=remote lacks SIM_REMOTE_HOST or SIM_REMOTE_DEVICE.
+ */
 export function simulationOf(config: HardwareConfig) {
+  const problems = remoteProblems(config);
+  if (problems.length > 0) throw new ConfigError('remote hardware', problems.map((p) => `${p.variable}: ${p.message}`));
   return {
     chips: config.SENSORS.map((s) => ({ kind: s.kind, busNumber: config.I2C_BUS, address: s.address })),
     seed: config.SIM_SEED,
     environment: config.SIM_ENVIRONMENT,
     ...(config.SIM_CONTROL_SOCKET === undefined ? {} : { controlSocket: config.SIM_CONTROL_SOCKET }),
+    ...(config.HARDWARE === 'remote' ? { remote: { host: config.SIM_REMOTE_HOST!, port: config.SIM_REMOTE_PORT, device: config.SIM_REMOTE_DEVICE! } } : {}),
   };
 }
 

@@ -73,12 +73,13 @@ export function createUplink(options: CreateUplinkOptions): UplinkService {
 }
 
 /**
- * HARDWARE=pi reboots through the balena supervisor (docs/original-system.md §13); HARDWARE=sim through the
- * given callback. A Pi without the supervisor variables (not under balena) answers reboot with an
- * error instead of refusing to start the uplink.
+ * HARDWARE=pi reboots through the balena supervisor (docs/original-system.md §13); HARDWARE=sim and
+ * HARDWARE=remote (simulated devices, with no supervisor) through the given callback. A Pi without
+ * the supervisor variables (not under balena) answers reboot with an error instead of refusing to
+ * start the uplink.
  */
 export function createRebooter(config: UplinkConfig, simulatedReboot: () => void, logger: Logger): Rebooter {
-  if (config.HARDWARE === 'sim') return new CallbackRebooter(simulatedReboot);
+  if (config.HARDWARE === 'sim' || config.HARDWARE === 'remote') return new CallbackRebooter(simulatedReboot);
   const address = config.BALENA_SUPERVISOR_ADDRESS;
   const apiKey = config.BALENA_SUPERVISOR_API_KEY;
   if (address !== undefined && apiKey !== undefined) return new BalenaSupervisorRebooter({ address, apiKey });
