@@ -43,6 +43,7 @@ export const hardwareEnv = {
    */
   SIM_REMOTE_DEVICE: z
     .string()
+    // The simulator's DEVICE_NAME_PATTERN, written out: importing it would load simulator code on a Pi.
     .regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1–64 of A–Z a–z 0–9 . _ -' })
     .optional(),
 };

@@ -7,6 +7,9 @@ import { RemoteHardwareServer, SimulatedFleet, SimulationControlHttpClient } fro
 import { describe, expect, it } from 'vitest';
 import { createChipDriver } from '../src/chips/index.ts';
 import { loadHardware } from '../src/hardware/load-hardware.ts';
+import { parseUplinkConfig } from '../src/uplink/config.ts';
+import { createRebooter } from '../src/uplink/create-uplink.ts';
+import { CallbackRebooter } from '../src/uplink/rebooter.ts';
 import { useRedisAndBroker } from './redis-and-broker.ts';
 
 const SIMULATOR_MAIN = fileURLToPath(new URL('../../simulator/src/service/main.ts', import.meta.url));
@@ -125,5 +128,16 @@ describe('HARDWARE=remote: device services on the simulator service', () => {
     const buttonErrors = button.stderrLines.join('\n');
     expect(buttonErrors).toMatch(/SIM_REMOTE_DEVICE: must be 1–64 of A–Z a–z 0–9 \. _ - \(got "no spaces"\)/);
     expect(buttonErrors).toMatch(/SIM_REMOTE_PORT: must be at least 1/);
+  });
+});
+
+describe('HARDWARE=remote in the uplink', () => {
+  it('reboots like simulated hardware, through the callback, never the balena supervisor', async () => {
+    let rebooted = 0;
+    const config = parseUplinkConfig({ HARDWARE: 'remote', BALENA_DEVICE_UUID: 'dev-1', BALENA_SUPERVISOR_ADDRESS: 'http://127.0.0.1:9', BALENA_SUPERVISOR_API_KEY: 'k' });
+    const rebooter = createRebooter(config, () => rebooted++, captureLogs().logger);
+    expect(rebooter).toBeInstanceOf(CallbackRebooter);
+    await rebooter.reboot();
+    expect(rebooted).toBe(1);
   });
 });

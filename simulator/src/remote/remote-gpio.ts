@@ -1,6 +1,7 @@
 import type { Logger } from '@iot/common/log';
 import { type Edge, type EdgeListener, type GpioController, GpioError, type GpioPin, type GpioPinOptions, type Level } from '@iot/hardware';
 import { type RemoteConnection, RemoteRefusedError } from './remote-connection.ts';
+import { MAX_DEBOUNCE_MS } from './remote-protocol.ts';
 import { gpioErrorFrom } from './wire-errors.ts';
 
 interface Watcher {
@@ -140,6 +141,7 @@ class RemoteGpioPin implements GpioPin {
   watch(edge: Edge, debounceMs: number, listener: EdgeListener): () => void {
     this.assertUsable();
     if (this.options.direction !== 'in') throw new GpioError(this.pin, 'cannot watch: pin is an output');
+    if (!Number.isFinite(debounceMs) || debounceMs > MAX_DEBOUNCE_MS) throw new GpioError(this.pin, `debounceMs must be a number of milliseconds up to ${MAX_DEBOUNCE_MS}, got ${debounceMs}`);
     const watcher = { pin: this, edge, debounceMs, listener };
     const watch = this.controller.addWatcher(watcher);
     // Registered at once and in order on the connection, so an edge caused by a later write is seen.

@@ -27,6 +27,8 @@ export const DEVICE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const MAX_LINE_LENGTH = 16 * 1024;
 /** Most bytes one plain I2C write may carry over the wire (block transfers stop at 32). */
 export const MAX_WRITE_BYTES = 256;
+/** The longest a Node.js timer waits (2^31 − 1 ms), so the longest debounce a watch can ask for. */
+export const MAX_DEBOUNCE_MS = 2_147_483_647;
 
 const id = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const handle = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -60,7 +62,8 @@ const OPS = {
     handle,
     watch: handle,
     edge: z.enum(['rising', 'falling', 'both']),
-    debounceMs: z.number().min(0).max(60_000),
+    /** As the simulated driver takes it: 0 or less reports every raw transition; at most what a timer can wait. */
+    debounceMs: z.number().max(MAX_DEBOUNCE_MS),
   }),
   gpio_unwatch: z.strictObject({ op: z.literal('gpio_unwatch'), watch: handle }),
   gpio_close: z.strictObject({ op: z.literal('gpio_close'), handle }),
