@@ -5,6 +5,7 @@ import { FIELD, REDIS_KEY } from '@iot/common/protocol';
 import { DEVICE_REDIS_CONF, makeTempDir, RedisServer, startServiceProcess } from '@iot/harness/processes';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { CHIP_KINDS, type ChipKind } from '../src/chips/index.ts';
 import { fieldNames } from '../src/chips/sensor-spec.ts';
 
@@ -18,14 +19,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const grafanaDir = join(root, 'balena/grafana');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
-/** A provisioning file: JSON (which is YAML too) after its comment lines. */
+/** A provisioning file, parsed as Grafana's YAML reader would. */
 function provisioning<T>(path: string): T {
-  return JSON.parse(
-    read(path)
-      .split('\n')
-      .filter((line) => !line.startsWith('#'))
-      .join('\n'),
-  ) as T;
+  return parseYaml(read(path)) as T;
 }
 
 interface DatasourceRef {
@@ -108,7 +104,12 @@ describe('the Grafana provisioning', () => {
     expect(redis).toMatchObject({ uid: 'device-redis', type: 'redis-datasource', url });
     // Grafana fills the URL from the container's environment: the image's defaults name the compose service.
     expect(redis!.url.replace(/\$\{(\w+)\}/g, (_, name: string) => imageEnv[name] ?? '')).toBe('redis://redis:6379/0');
-    expect(read('balena/docker-compose.yml')).toMatch(/^ {2}redis:\n/m);
+    // ... and the compose file passes the same values as to the device services.
+    const compose = parseYaml(read('balena/docker-compose.yml')) as { services: Record<string, { environment?: Record<string, string> }> };
+    expect(Object.keys(compose.services)).toContain('redis');
+    const redisEnv = (service: string) => Object.fromEntries(Object.entries(compose.services[service]!.environment ?? {}).filter(([name]) => name.startsWith('REDIS_')));
+    expect(redisEnv('grafana')).toEqual({ REDIS_HOST: 'redis', REDIS_PORT: imageEnv.REDIS_PORT, REDIS_DB: imageEnv.REDIS_DB });
+    for (const service of ['sensor', 'startstopbutton', 'mqtthandler']) expect(redisEnv(service), service).toEqual(redisEnv('grafana'));
     const aclUser = /^user (\S+) on /m.exec(read('balena/redis/grafana-user.conf'))?.[1];
     expect(redis!.jsonData).toMatchObject({ acl: true, user: aclUser });
     // The image installs the plugin the data source needs.

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from '@iot/harness/processes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const TEMPLATES = ['balena/Dockerfile.node.template', 'balena/Dockerfile.redis.template', 'balena/grafana/Dockerfile.template'];
@@ -37,8 +38,8 @@ describe('the Dockerfile templates, rendered for amd64 as balena renders them', 
   afterAll(() => bundle.remove());
 
   it('are the files the compose file builds, and render with no template variable left', () => {
-    const compose = readFileSync(join(root, 'balena/docker-compose.yml'), 'utf8');
-    const named = [...compose.matchAll(/^\s+dockerfile:\s*(\S+)\s*$/gm)].map((m) => m[1]!);
+    const compose = parseYaml(readFileSync(join(root, 'balena/docker-compose.yml'), 'utf8')) as { services: Record<string, { build: { dockerfile: string } }> };
+    const named = Object.values(compose.services).map((service) => service.build.dockerfile);
     expect([...new Set(named)].sort()).toEqual([...TEMPLATES].sort());
     expect(filesUnder(join(bundle.path, 'rendered/amd64')).sort()).toEqual(TEMPLATES.map((t) => t.replace(/\.template$/, '')).sort());
     for (const template of TEMPLATES) {

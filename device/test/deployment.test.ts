@@ -4,21 +4,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from '@iot/harness/processes';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
 const bundleScript = join(root, 'balena/bundle.sh');
 
-/** The services of a compose file and each one's block without comments (the file is ours: two-space indents). */
-function composeServices(text: string): Map<string, string> {
-  const body = text
-    .slice(text.indexOf('\nservices:\n'))
-    .split('\n')
-    .filter((line) => !line.trimStart().startsWith('#'))
-    .join('\n');
-  const services = new Map<string, string>();
-  for (const block of body.split(/\n(?= {2}[a-z][a-z0-9_-]*:\n)/).slice(1)) services.set(block.slice(2, block.indexOf(':')), block);
-  return services;
+interface ComposeService {
+  restart?: string;
+  user?: string;
+  privileged?: boolean;
+  ports?: string[];
+  devices?: string[];
+}
+
+function balenaServices(): Record<string, ComposeService> {
+  return (parseYaml(readFileSync(join(root, 'balena/docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService> }).services;
 }
 
 describe('the balena bundle', () => {
@@ -87,18 +88,18 @@ describe('the balena bundle', () => {
   });
 
   it('runs every service with restart: always, Grafana published on port 80, and only Grafana published', () => {
-    const services = composeServices(readFileSync(join(root, 'balena/docker-compose.yml'), 'utf8'));
-    expect([...services.keys()].sort()).toEqual(['grafana', 'mqtthandler', 'redis', 'sensor', 'startstopbutton']);
-    for (const [name, block] of services) {
-      expect(block, name).toContain('restart: always');
-      if (name !== 'grafana') expect(block, name).not.toContain('ports:');
+    const services = balenaServices();
+    expect(Object.keys(services).sort()).toEqual(['grafana', 'mqtthandler', 'redis', 'sensor', 'startstopbutton']);
+    for (const [name, service] of Object.entries(services)) {
+      expect(service.restart, name).toBe('always');
+      if (name !== 'grafana') expect(service.ports, name).toBeUndefined();
     }
-    expect(services.get('grafana')).toContain('- "80:3000"');
+    expect(services.grafana!.ports).toEqual(['80:3000']);
     // Only the two services that touch the Pi's hardware run as root, and only the button privileged.
-    for (const name of ['redis', 'mqtthandler', 'grafana']) expect(services.get(name), name).not.toMatch(/user: root|privileged/);
-    expect(services.get('sensor')).not.toContain('privileged');
-    expect(services.get('sensor')).toContain('- /dev/i2c-1:/dev/i2c-1');
-    expect(services.get('startstopbutton')).toContain('privileged: true');
+    for (const name of ['redis', 'mqtthandler', 'grafana']) expect([services[name]!.user, services[name]!.privileged], name).toEqual([undefined, undefined]);
+    expect(services.sensor).toMatchObject({ user: 'root', devices: ['/dev/i2c-1:/dev/i2c-1'] });
+    expect(services.sensor!.privileged).toBeUndefined();
+    expect(services.startstopbutton).toMatchObject({ user: 'root', privileged: true });
   });
 });
 
