@@ -12,7 +12,7 @@ const schema = z.object(mqttEnv).superRefine(checkMqttEnv);
 const dir = mkdtempSync(join(tmpdir(), 'mqtt-env-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function problemsOf(env: Record<string, string>): string[] {
+function problemsOf(env: Record<string, string>): readonly string[] {
   try {
     parseEnv('svc', schema, env);
   } catch (error) {

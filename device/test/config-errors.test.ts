@@ -15,7 +15,7 @@ describe('service start-up with bad configuration', () => {
     expect(exit.code).toBe(EXIT_CONFIG);
     const stderr = sensor.stderrLines.join('\n');
     expect(stderr).toContain('sensor: invalid configuration');
-    expect(stderr).toMatch(/HARDWARE: must be one of pi, sim \(got "laptop"\)/);
+    expect(stderr).toMatch(/HARDWARE: must be one of pi, sim, remote \(got "laptop"\)/);
     expect(stderr).toMatch(/REDIS_PORT: must be at most 65535/);
     expect(stderr).toMatch(/INTERVAL_SECONDS: must be a number/);
     expect(stderr).toMatch(/SENSORS: "dht22": unknown chip "dht22"; known: bme280, sht31/);

@@ -4,7 +4,7 @@ import type { Logger } from '@iot/common/log';
 import { runService, type Service } from '@iot/common/service';
 import { buttonEnv, checkButtonPin } from '../button/config.ts';
 import { createButton } from '../button/create-button.ts';
-import { simulationOf } from '../device-config.ts';
+import { checkHardwareEnv, simulationOf } from '../device-config.ts';
 import { loadHardware } from '../hardware/load-hardware.ts';
 import { closeRedis, createRedisConnection } from '../redis-connection.ts';
 import { sensorEnv } from '../sensor/config.ts';
@@ -20,6 +20,7 @@ import { createUplink } from '../uplink/create-uplink.ts';
 function allInOneSchema(withUplink: boolean) {
   return z.object({ ...buttonEnv, ...sensorEnv, ...uplinkEnv }).superRefine((config, ctx) => {
     checkButtonPin(config, ctx);
+    checkHardwareEnv(config, ctx);
     if (withUplink) checkUplinkEnv(config, ctx);
   });
 }
@@ -62,7 +63,7 @@ await runService({
 
 /** One generation of the device's services, sharing one Redis connection and the hardware. */
 async function buildDevice(config: AllInOneConfig, withUplink: boolean, logger: Logger, reboot: () => void): Promise<Service> {
-  const hardware = await loadHardware(config.HARDWARE, simulationOf(config));
+  const hardware = await loadHardware(config.HARDWARE, simulationOf(config), logger);
   const redis = createRedisConnection(config, logger);
   const sensor = await createSensor({ config, hardware, redis, logger: logger.child({ component: 'sensor' }), clock: systemClock });
   const button = createButton({ config, gpio: hardware.gpio, redis, logger: logger.child({ component: 'startstopbutton' }) });

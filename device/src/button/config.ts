@@ -1,5 +1,5 @@
 import { env, parseEnv, z } from '@iot/common/config';
-import { describeSensors, hardwareEnv, redisEnv } from '../device-config.ts';
+import { checkHardwareEnv, describeSensors, hardwareEnv, redisEnv } from '../device-config.ts';
 import type { SensorSpec } from '../chips/sensor-spec.ts';
 import { i2cPinConflict } from './i2c-pins.ts';
 
@@ -32,7 +32,10 @@ export function checkButtonPin(
   }
 }
 
-export const buttonConfigSchema = z.object(buttonEnv).superRefine(checkButtonPin);
+export const buttonConfigSchema = z.object(buttonEnv).superRefine((config, ctx) => {
+  checkButtonPin(config, ctx);
+  checkHardwareEnv(config, ctx);
+});
 export type ButtonConfig = z.infer<typeof buttonConfigSchema>;
 
 export function parseButtonConfig(environment: NodeJS.ProcessEnv): ButtonConfig {

@@ -9,7 +9,7 @@ await runService({
   name: 'startstopbutton',
   build: async (env, logger) => {
     const config = parseButtonConfig(env);
-    const hardware = await loadHardware(config.HARDWARE, simulationOf(config));
+    const hardware = await loadHardware(config.HARDWARE, simulationOf(config), logger);
     const redis = createRedisConnection(config, logger);
     const button = createButton({ config, gpio: hardware.gpio, redis, logger });
     return {

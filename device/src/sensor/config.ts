@@ -1,5 +1,5 @@
 import { env, parseEnv, z } from '@iot/common/config';
-import { hardwareEnv, redisEnv } from '../device-config.ts';
+import { checkHardwareEnv, hardwareEnv, redisEnv } from '../device-config.ts';
 
 export const sensorEnv = {
   ...redisEnv,
@@ -10,7 +10,7 @@ export const sensorEnv = {
   SENSOR_BUFFER_CAPACITY: env.integer(1, 1_000_000).prefault('10000'),
 };
 
-export const sensorConfigSchema = z.object(sensorEnv);
+export const sensorConfigSchema = z.object(sensorEnv).superRefine(checkHardwareEnv);
 export type SensorConfig = z.infer<typeof sensorConfigSchema>;
 
 export function parseSensorConfig(environment: NodeJS.ProcessEnv): SensorConfig {

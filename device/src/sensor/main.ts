@@ -10,7 +10,7 @@ await runService({
   name: 'sensor',
   build: async (env, logger) => {
     const config = parseSensorConfig(env);
-    const hardware = await loadHardware(config.HARDWARE, simulationOf(config));
+    const hardware = await loadHardware(config.HARDWARE, simulationOf(config), logger);
     const redis = createRedisConnection(config, logger);
     const sensor = await createSensor({ config, hardware, redis, logger, clock: systemClock });
     return {
