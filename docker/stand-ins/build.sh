@@ -40,6 +40,13 @@ is_real_image() {
 
 # --- 1. Debian's minimal root filesystem, imported as the base of every stand-in. ---
 rootfs_image="iot-stand-in/debootstrap:$suite"
+# IOT_STAND_IN_FROM_SCRATCH=1 (docker/build-images.sh --from-scratch) measures a new machine's build.
+no_cache=()
+if [ "${IOT_STAND_IN_FROM_SCRATCH:-}" = "1" ]; then
+  docker image rm -f "$rootfs_image" >/dev/null 2>&1 || true
+  rm -rf "$cache/npm-packs"
+  no_cache=(--no-cache)
+fi
 if ! docker image inspect "$rootfs_image" >/dev/null 2>&1; then
   command -v debootstrap >/dev/null || die "debootstrap is not installed (Debian: apt-get install debootstrap)"
   [ "$(id -u)" -eq 0 ] || die "debootstrap needs root"
@@ -95,7 +102,7 @@ for dir in $(stand_in_dirs); do
   tag_args=()
   for tag in "${missing[@]}"; do tag_args+=(-t "$tag"); done
   log "building $name: ${missing[*]}"
-  if ! docker build -q --label "$label=true" "${tag_args[@]}" "$context" >/dev/null 2>"$cache/build-$name.log"; then
+  if ! docker build -q "${no_cache[@]}" --label "$label=true" "${tag_args[@]}" "$context" >/dev/null 2>"$cache/build-$name.log"; then
     rm -rf "$context"
     cat "$cache/build-$name.log" >&2
     die "building the $name stand-in failed"
