@@ -3,8 +3,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalServer, type LocalServerOptions } from './local-server.ts';
+import { ContainerProcess } from '../containers/container-process.ts';
+import { IMAGES } from '../containers/images.ts';
+import { containerTemplateDataDir, mariaDbContainerSpec } from '../containers/mariadb-container.ts';
+import { notFoundMessage, type ServiceBackend } from '../containers/provider.ts';
+import { findBinary, installHint } from './binaries.ts';
+import { LocalServer, type LocalServerOptions, type ServiceInfo } from './local-server.ts';
+import { connect, SERVER_ARGS, SMALL_SERVER_ARGS, waitUntilReady } from './mariadb-common.ts';
 import { ManagedProcess } from './managed-process.ts';
+import type { ServerRun } from './server-run.ts';
 
 /** `dir` holds the datadir, socket and log; `port` is never 3306, the machine's own MariaDB's. */
 export interface MariaDbServerOptions extends LocalServerOptions {
@@ -15,38 +22,28 @@ export interface MariaDbServerOptions extends LocalServerOptions {
   readyTimeoutMs?: number;
 }
 
-/**
- * InnoDB sized for a test server: the defaults (128 MiB buffer pool, 96 MiB redo log) cost memory
- * and disk per server for nothing. Also used when initialising, so the template's redo log already
- * has this size.
- */
-const SMALL_SERVER_ARGS = [
-  '--innodb-buffer-pool-size=32M',
-  '--innodb-log-file-size=8M',
-  '--key-buffer-size=1M',
-  '--aria-pagecache-buffer-size=4M',
-  '--max-connections=60',
-  '--performance-schema=OFF',
-];
-
 /** The OS user mariadbd must be told to run as: as root it refuses to start without `--user`. */
 const USER_ARGS = process.getuid?.() === 0 ? ['--user=root'] : [];
 
-/** mysql2 is loaded only when a MariaDbServer is used, not by everyone importing the process helpers. */
-async function connect(options: { host: string; port: number; connectTimeout: number }) {
-  const { createConnection } = await import('mysql2/promise');
-  return createConnection({ ...options, user: 'root' });
-}
+const MARIADB_SERVICE: ServiceInfo = {
+  binary: 'mariadbd',
+  image: IMAGES.mariadb,
+  installed: () => findBinary('mariadbd') !== undefined && findBinary('mariadb-install-db') !== undefined,
+  installHint: () => installHint('mariadb-server', 'install MariaDB 10.11 or newer'),
+};
 
 /**
  * A real mariadbd on loopback with its own datadir, socket and port. The datadir is copied from a
  * template initialised once per mariadbd version (see {@link templateDataDir}), so a new server
  * starts in well under a second. Never touches the machine's MariaDB on 3306. `kill()` + `start()`
  * on the same handle simulates a crash and restart: same datadir, same port, InnoDB recovers.
+ * As a container it is the official image with the same options, `dataDir` bind-mounted as its
+ * datadir and copied from a template the image's entrypoint initialised (containers/mariadb-container.ts).
  */
 export class MariaDbServer extends LocalServer {
   readonly database: string;
   protected readonly displayName = 'mariadbd';
+  protected readonly service = MARIADB_SERVICE;
   /** InnoDB flushes at a clean stop; give it time. */
   protected override readonly stopTimeoutMs = 30_000;
   private readonly options: MariaDbServerOptions;
@@ -63,6 +60,7 @@ export class MariaDbServer extends LocalServer {
     return join(this.dir, 'data');
   }
 
+  /** The Unix socket of a local mariadbd (a container's is inside it). */
   get socketPath(): string {
     return join(this.dir, 'mysqld.sock');
   }
@@ -72,13 +70,14 @@ export class MariaDbServer extends LocalServer {
     return `mariadb://root@${this.host}:${this.port}/${this.database}`;
   }
 
-  /** Starts (or restarts) the server, keeping the same port and datadir once chosen. */
-  override async start(): Promise<this> {
-    if (!this.running && !existsSync(this.dataDir)) execFileSync('cp', ['-a', templateDataDir(), this.dataDir]);
-    return super.start();
+  /** The first start copies the template datadir; later ones (a restart) find the data there. */
+  protected override async prepare(backend: ServiceBackend): Promise<void> {
+    if (existsSync(this.dataDir)) return;
+    const template = backend === 'containers' ? await containerTemplateDataDir() : templateDataDir();
+    execFileSync('cp', ['-a', template, this.dataDir]);
   }
 
-  protected async ready(port: number, proc: ManagedProcess): Promise<void> {
+  protected async ready(port: number, proc: ServerRun): Promise<void> {
     await waitUntilReady(this.host, port, proc, this.options.readyTimeoutMs ?? 30_000);
     await this.createDatabaseOn(port, this.database);
   }
@@ -105,13 +104,18 @@ export class MariaDbServer extends LocalServer {
       // in a shared /tmp would be the live temporary tables of another test server.
       `--tmpdir=${this.tmpDir()}`,
       ...USER_ARGS,
-      '--skip-name-resolve',
-      '--character-set-server=utf8mb4',
-      '--collation-server=utf8mb4_unicode_ci',
-      ...SMALL_SERVER_ARGS,
+      ...SERVER_ARGS,
       ...(this.options.extraArgs ?? []),
     ];
-    return new ManagedProcess({ name: `mariadbd:${port}`, command: 'mariadbd', args, cwd: this.dir, logFile: join(this.dir, 'mariadbd.log') });
+    const command = findBinary('mariadbd') ?? 'mariadbd';
+    return new ManagedProcess({ name: `mariadbd:${port}`, command, args, cwd: this.dir, logFile: join(this.dir, 'mariadbd.log') });
+  }
+
+  /** The image's mariadbd with the same options; the datadir is a bind mount of `dataDir`. */
+  protected spawnContainer(port: number): ContainerProcess {
+    return new ContainerProcess(
+      mariaDbContainerSpec({ name: `mariadbd:${port}`, dataDir: this.dataDir, hostPort: port, extraArgs: this.options.extraArgs ?? [], logFile: join(this.dir, 'mariadbd.log') }),
+    );
   }
 
   /**
@@ -168,7 +172,7 @@ export function templateDataDir(): string {
         // would otherwise share TMPDIR (seen failing as "Unknown table 'mysql.tmp_user_sys'").
         const tmp = join(work, 'tmp');
         mkdirSync(tmp);
-        execFileSync('mariadb-install-db', [...initArgs, `--datadir=${dataDir}`, `--tmpdir=${tmp}`], { cwd: work, stdio: 'pipe' });
+        execFileSync(findBinary('mariadb-install-db') ?? 'mariadb-install-db', [...initArgs, `--datadir=${dataDir}`, `--tmpdir=${tmp}`], { cwd: work, stdio: 'pipe' });
       } catch (error) {
         const output = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
         throw new Error(`mariadb-install-db failed: ${error instanceof Error ? error.message : String(error)}\n${output}`);
@@ -191,36 +195,10 @@ export function templateDataDir(): string {
 function mariadbdVersion(): string {
   let text: string;
   try {
-    text = execFileSync('mariadbd', ['--version'], { encoding: 'utf8' });
+    text = execFileSync(findBinary('mariadbd') ?? 'mariadbd', ['--version'], { encoding: 'utf8' });
   } catch {
-    const hint = existsSync('/usr/bin/apt-get') ? 'install it with: sudo apt-get install mariadb-server' : 'install MariaDB 10.11 or newer';
-    throw new Error(`mariadbd was not found on PATH; ${hint}`);
+    throw new Error(notFoundMessage({ binary: MARIADB_SERVICE.binary, image: MARIADB_SERVICE.image, installHint: MARIADB_SERVICE.installHint() }));
   }
   const match = /Ver\s+(\S+)/.exec(text);
   return match?.[1] ?? text.trim();
-}
-
-/**
- * Ready means a client completes the handshake and gets an answer to a query: the TCP port opens
- * before InnoDB recovery has finished, and a listening socket alone proves nothing.
- */
-async function waitUntilReady(host: string, port: number, proc: ManagedProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = '';
-  while (Date.now() < deadline) {
-    if (!proc.running) throw new Error(`mariadbd exited during start-up\n${proc.tail(40)}`);
-    try {
-      const connection = await connect({ host, port, connectTimeout: 1_000 });
-      try {
-        await connection.query('SELECT 1');
-        return;
-      } finally {
-        connection.destroy();
-      }
-    } catch (error) {
-      lastError = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`mariadbd on port ${port} not ready after ${timeoutMs} ms (last error: ${lastError})\n${proc.tail(40)}`);
 }

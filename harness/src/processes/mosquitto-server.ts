@@ -1,8 +1,14 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerProcess } from '../containers/container-process.ts';
+import { IMAGES } from '../containers/images.ts';
+import { containerConf } from '../containers/mosquitto-container.ts';
+import { notFoundMessage, type ServicesProvider } from '../containers/provider.ts';
+import { findBinary, installHint } from './binaries.ts';
 import type { Broker } from './broker-process.ts';
-import { LocalServer } from './local-server.ts';
+import { LocalServer, type ServiceInfo } from './local-server.ts';
 import { ManagedProcess } from './managed-process.ts';
+import type { ServerRun } from './server-run.ts';
 
 export interface MosquittoServerOptions {
   /** Port; a free one when omitted. */
@@ -14,21 +20,36 @@ export interface MosquittoServerOptions {
    */
   conf?: string;
   readyTimeoutMs?: number;
+  /** Process or container; IOT_TEST_SERVICES, else `auto`, when omitted (LocalServerOptions.provider). */
+  provider?: ServicesProvider;
 }
 
 /** Mosquitto's default when nothing else is asked for: an open local development broker. */
 const DEFAULT_CONF = ['allow_anonymous true', 'persistence false', ''].join('\n');
 
+const MOSQUITTO_SERVICE: ServiceInfo = {
+  binary: 'mosquitto',
+  image: IMAGES.mosquitto,
+  installed: () => findBinary('mosquitto') !== undefined,
+  installHint: () => installHint('mosquitto', 'install Mosquitto 2'),
+};
+
+const CONF_NAME = 'mosquitto-under-test.conf';
+/** The official image's config directory; the server's directory is bind-mounted there. */
+const CONTAINER_CONFIG = '/mosquitto/config';
+
 /**
  * A real Mosquitto 2.x on loopback, in its own temp directory. Never touches a broker on the
- * standard port. `kill()` + `start()` restarts on the same port.
+ * standard port. `kill()` + `start()` restarts on the same port. As a container, the files its
+ * configuration names (password file, ACL, ...) are mounted at the same paths.
  */
 export class MosquittoServer extends LocalServer implements Broker {
   protected readonly displayName = 'mosquitto';
+  protected readonly service = MOSQUITTO_SERVICE;
   private readonly options: MosquittoServerOptions;
 
   constructor(options: MosquittoServerOptions = {}) {
-    super('mosquitto', { ...(options.port === undefined ? {} : { port: options.port }) });
+    super('mosquitto', { ...(options.port === undefined ? {} : { port: options.port }), ...(options.provider === undefined ? {} : { provider: options.provider }) });
     this.options = options;
   }
 
@@ -37,13 +58,29 @@ export class MosquittoServer extends LocalServer implements Broker {
   }
 
   protected spawn(port: number): ManagedProcess {
-    const confPath = join(this.dir, 'mosquitto-under-test.conf');
-    writeFileSync(confPath, this.conf(port));
+    const confPath = join(this.dir, CONF_NAME);
+    writeFileSync(confPath, this.conf(`listener ${port} ${this.host}`, this.options.conf ?? DEFAULT_CONF));
     return new ManagedProcess({ name: `mosquitto:${port}`, command: findMosquitto(), args: ['-c', confPath], cwd: this.dir, logFile: join(this.dir, 'mosquitto.log') });
   }
 
+  protected spawnContainer(port: number): ContainerProcess {
+    const { conf, binds } = containerConf(this.options.conf ?? DEFAULT_CONF);
+    // Every interface of the container; the host publishes the port on 127.0.0.1 only.
+    writeFileSync(join(this.dir, CONF_NAME), this.conf('listener 1883', conf));
+    return new ContainerProcess({
+      name: `mosquitto:${port}`,
+      image: this.service.image,
+      service: 'mosquitto',
+      command: ['/usr/sbin/mosquitto', '-c', `${CONTAINER_CONFIG}/${CONF_NAME}`],
+      binds: [{ source: this.dir, target: CONTAINER_CONFIG }, ...binds],
+      containerPort: 1883,
+      hostPort: port,
+      logFile: join(this.dir, 'mosquitto.log'),
+    });
+  }
+
   /** Mosquitto logs "mosquitto version X running" once its listeners are open. */
-  protected async ready(_port: number, proc: ManagedProcess): Promise<void> {
+  protected async ready(_port: number, proc: ServerRun): Promise<void> {
     await proc.waitForLine((line) => / running$/.test(line), this.options.readyTimeoutMs ?? 15_000);
   }
 
@@ -51,9 +88,9 @@ export class MosquittoServer extends LocalServer implements Broker {
     return output.includes('Address already in use');
   }
 
-  private conf(port: number): string {
+  private conf(listener: string, directives: string): string {
     return [
-      `listener ${port} ${this.host}`,
+      listener,
       // Started as root, Mosquitto switches to the `mosquitto` user, which cannot read our temp dir.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
       // stderr: Mosquitto block-buffers stdout into a pipe, which would hide the ready line.
@@ -62,7 +99,7 @@ export class MosquittoServer extends LocalServer implements Broker {
       'log_type warning',
       'log_type notice',
       'log_type information',
-      this.options.conf ?? DEFAULT_CONF,
+      directives,
     ].join('\n');
   }
 }
@@ -73,10 +110,7 @@ export async function startMosquittoServer(options: MosquittoServerOptions = {})
 
 /** Debian installs mosquitto in /usr/sbin, which is not on every user's PATH. */
 function findMosquitto(): string {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
-  for (const dir of dirs) {
-    if (dir !== '' && existsSync(join(dir, 'mosquitto'))) return join(dir, 'mosquitto');
-  }
-  const hint = existsSync('/usr/bin/apt-get') ? 'install it with: sudo apt-get install mosquitto' : 'install Mosquitto 2';
-  throw new Error(`mosquitto was not found on PATH or in /usr/sbin; ${hint}`);
+  const found = findBinary('mosquitto');
+  if (found !== undefined) return found;
+  throw new Error(notFoundMessage({ ...MOSQUITTO_SERVICE, installHint: MOSQUITTO_SERVICE.installHint() }, 'on PATH or in /usr/sbin'));
 }
