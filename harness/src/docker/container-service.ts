@@ -80,7 +80,7 @@ export class ContainerService {
   }
 
   /** A clean stop: `docker stop` (SIGTERM, SIGKILL after `timeoutMs`); resolves once stopped. */
-  async stop(_signal: 'SIGTERM' = 'SIGTERM', timeoutMs = 10_000): Promise<void> {
+  async stop(timeoutMs = 10_000): Promise<void> {
     if (this.containerId === undefined || !this.running) return;
     if (this.paused) await this.thaw();
     await stopContainer(this.containerId, Math.ceil(timeoutMs / 1000));

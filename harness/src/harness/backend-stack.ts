@@ -9,6 +9,7 @@ import { MosquittoServer } from '../processes/mosquitto-server.ts';
 import { type ServiceProcess, startServiceProcess } from '../processes/service-process.ts';
 import { makeTempDir } from '../processes/temp-dir.ts';
 import { Credentials, type Login } from './credentials.ts';
+import type { BackendUnderTest } from './under-test.ts';
 
 export interface WebAdminInfo {
   /** Base URL, e.g. http://127.0.0.1:41234 */
@@ -38,7 +39,7 @@ export interface BackendStackOptions {
  * the same users and topic policy), MariaDB (own datadir, free port) or SQLite, and any number of
  * receivers. Everything lives in one temp dir and goes away with {@link dispose}.
  */
-export class BackendStack {
+export class BackendStack implements BackendUnderTest {
   readonly options: Required<Omit<BackendStackOptions, 'maxPayloadBytes' | 'databaseUrl' | 'logDir'>> &
     Pick<BackendStackOptions, 'databaseUrl' | 'logDir'> & { maxPayloadBytes: number };
   readonly receivers: ServiceProcess[] = [];

@@ -1,6 +1,6 @@
 import type { Database } from '@iot/backend/db';
 import { checkDelivery, type DeliveryReport, type StoredReading } from '../checker/delivery-checker.ts';
-import type { SimulatedDevice } from './simulated-device.ts';
+import type { DeviceUnderTest } from './under-test.ts';
 
 /** Every reading the database holds for these devices, in the checker's terms. */
 export async function storedReadings(db: Database, deviceIds: readonly string[]): Promise<StoredReading[]> {
@@ -17,7 +17,11 @@ export async function storedReadings(db: Database, deviceIds: readonly string[])
 }
 
 /** Stops the sensors cleanly, waits until every backlog reached the database, runs the checker. */
-export async function checkSystem(db: Database, devices: readonly SimulatedDevice[], timeoutMs = 60_000): Promise<DeliveryReport> {
+export async function checkSystem(
+  db: Database,
+  devices: readonly Pick<DeviceUnderTest, 'id' | 'history' | 'stopSensor' | 'drained'>[],
+  timeoutMs = 60_000,
+): Promise<DeliveryReport> {
   await Promise.all(devices.map((d) => d.stopSensor()));
   await Promise.all(devices.map((d) => d.drained(timeoutMs)));
   return checkDelivery(

@@ -1,9 +1,10 @@
-import { REDIS_KEY } from '@iot/common/protocol';
 import type { RecordedReading } from '../checker/delivery-checker.ts';
 import { historyFromLogs } from '../checker/delivery-checker.ts';
 import { RedisServer } from '../processes/redis-server.ts';
 import { type ServiceProcess, startServiceProcess } from '../processes/service-process.ts';
 import type { Login } from './credentials.ts';
+import { streamDrained } from './stream-drained.ts';
+import type { DeviceUnderTest } from './under-test.ts';
 
 export interface SimulatedDeviceOptions {
   id: string;
@@ -34,7 +35,7 @@ export interface SimulatedDeviceOptions {
  * and the uplink as separate OS processes on simulated hardware. Restarted processes are kept, so
  * the history (every reading any sensor boot recorded) survives crashes.
  */
-export class SimulatedDevice {
+export class SimulatedDevice implements DeviceUnderTest {
   readonly id: string;
   readonly redis = new RedisServer();
   sensor: ServiceProcess | undefined;
@@ -113,21 +114,9 @@ export class SimulatedDevice {
   }
 
   /** Resolves once the backend confirmed everything up to the stream's end (backlog 0 in the status log). */
-  async drained(timeoutMs: number): Promise<void> {
+  drained(timeoutMs: number): Promise<void> {
     const uplink = this.uplink!;
-    const admin = await import('ioredis').then((m) => new m.Redis({ host: this.redis.host, port: this.redis.port }));
-    try {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const [last] = (await admin.xrevrange(REDIS_KEY.values, '+', '-', 'COUNT', 1)) as [string, string[]][];
-        const cursor = await admin.get(REDIS_KEY.senderLastId);
-        if (last === undefined || cursor === `(${last[0]}`) return;
-        if (Date.now() > deadline) throw new Error(`device ${this.id}: stream ends at ${last[0]} but the cursor is ${cursor}\n${uplink.tail()}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    } finally {
-      admin.disconnect();
-    }
+    return streamDrained(this.id, this.redis, timeoutMs, () => uplink.tail());
   }
 
   async dispose(): Promise<void> {
