@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { When, Then } from '@cucumber/cucumber';
-import type { SimulatedDevice } from '@iot/harness';
+import type { DeviceUnderTest } from '@iot/harness';
 import { AofSizeTracker, powerCut } from '@iot/harness/faults';
+import type { RedisServer } from '@iot/harness/processes';
 import { eventually } from '@iot/harness/testing';
 import { faultLasts } from '../support/fault-duration.ts';
 import type { SystemWorld } from '../support/world.ts';
@@ -42,10 +43,10 @@ When('the broker is killed and restarted {int} times', async function (this: Sys
 });
 
 When('the broker freezes for {int} seconds', async function (this: SystemWorld, seconds: number) {
-  // SIGSTOP: connections stay open but nothing answers; devices' keepalives must notice.
-  this.backend.broker.freeze();
+  // SIGSTOP (docker pause): connections stay open but nothing answers; devices' keepalives must notice.
+  await this.backend.broker.freeze();
   await faultLasts(seconds);
-  this.backend.broker.thaw();
+  await this.backend.broker.thaw();
 });
 
 When('the receiver is killed in the middle of a batch and restarted', async function (this: SystemWorld) {
@@ -73,7 +74,7 @@ Then('the receiver reported the database outage and recovered', async function (
   await receiver.waitForLog((r) => r.event === 'database_up', 60_000, 'the recovery report');
 });
 
-const recordingFailures = (device: SimulatedDevice) => device.sensor!.logs().filter((r) => r.event === 'recording_failed').length;
+const recordingFailures = (device: DeviceUnderTest) => device.sensor!.logs().filter((r) => r.event === 'recording_failed').length;
 
 When('the Redis of device {string} is killed and restarted', async function (this: SystemWorld, id: string) {
   const device = this.device(id);
@@ -93,8 +94,11 @@ When('device {string} loses power and boots again', async function (this: System
   const device = this.device(id);
   const tracker = this.powerTracker;
   assert.ok(tracker, 'a power cut needs "Given the power of device ... can be cut"');
-  // Everything on the device stops at the same instant; Redis loses what it had not fsynced.
-  const [cut] = await Promise.all([powerCut(device.redis, tracker, { lossWindowMs: LOSS_WINDOW_MS }), ...device.processes().map((p) => p.kill())]);
+  // Everything on the device stops at the same instant (containers: one `docker kill` of all of
+  // them); Redis loses what it had not fsynced. powerCut uses only the handle's kill(), which a
+  // container's Redis has too.
+  const redis = device.redis as Pick<RedisServer, 'kill'> as RedisServer;
+  const [cut] = await Promise.all([powerCut(redis, tracker, { lossWindowMs: LOSS_WINDOW_MS }), ...device.processes().map((p) => p.kill())]);
   await tracker.stop();
   // The sample the AOF was cut back to, and the one before it: everything Redis had acknowledged
   // before that earlier sample was in the file when the kept sample read its size (Redis writes the
@@ -105,8 +109,7 @@ When('device {string} loses power and boots again', async function (this: System
   const bootsBefore = [...new Set(device.history().map((r) => r.bootId))];
   this.facts.powerCut = { at: cut.cutAt, truncatedBytes: cut.truncatedBytes, rolledBackTo: kept.at, safeBefore, bootsBefore };
   await device.redis.start();
-  device.startSensor();
-  device.startUplink();
+  await Promise.all([device.startSensor(), device.startUplink()]);
 });
 
 When('the power of device {string} can be cut', async function (this: SystemWorld, id: string) {
@@ -114,7 +117,7 @@ When('the power of device {string} can be cut', async function (this: SystemWorl
 });
 
 /** When Redis acknowledged each reading of the given boots: its `reading_recorded` log line, keyed `boot:seq`. */
-function recordedAt(devices: Iterable<SimulatedDevice>, boots: readonly string[]): Map<string, number> {
+function recordedAt(devices: Iterable<DeviceUnderTest>, boots: readonly string[]): Map<string, number> {
   const times = new Map<string, number>();
   for (const device of devices) {
     for (const process of device.processes()) {
@@ -154,14 +157,14 @@ Then('the backend sees that the boot of device {string} ended without a clean sh
 });
 
 When('device {string} is cut off from the broker for {int} seconds', async function (this: SystemWorld, id: string, seconds: number) {
-  const proxy = this.proxies.get(id)!;
-  proxy.partition();
+  const link = this.deviceLink(id);
+  await link.partition();
   await faultLasts(seconds);
-  proxy.heal();
+  await link.heal();
 });
 
 When('the network of device {string} has {int} ms of latency', function (this: SystemWorld, id: string, ms: number) {
-  this.proxies.get(id)!.setLatency(ms);
+  this.deviceLink(id).setLatency(ms);
 });
 
 Then('device {string} noticed the partition and reconnected', async function (this: SystemWorld, id: string) {

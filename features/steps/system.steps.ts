@@ -13,6 +13,15 @@ Given('a system with {broker} and {int} simulated device(s) measuring every {flo
   await this.startSystem({ broker, devices, intervalSeconds: interval });
 });
 
+Given('a system in containers with {broker} and {int} simulated device(s) measuring every {float} second(s)', async function (
+  this: SystemWorld,
+  broker: BrokerKind,
+  devices: number,
+  interval: number,
+) {
+  await this.startSystem({ broker, devices, intervalSeconds: interval }, 'containers');
+});
+
 Given('a system with {broker}, {int} simulated devices measuring every {float} seconds and device {string} provisioned but not running', async function (
   this: SystemWorld,
   broker: BrokerKind,

@@ -2,30 +2,35 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Database } from '@iot/backend/db';
 import { setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber';
 import type { DeliveryReport } from '@iot/harness/checker';
-import { type AofSizeTracker, TcpProxy } from '@iot/harness/faults';
-import { BackendStack, type BrokerKind, checkSystem, SimulatedDevice } from '@iot/harness';
-import { makeTempDir, type ServiceProcess } from '@iot/harness/processes';
+import type { AofSizeTracker } from '@iot/harness/faults';
+import {
+  type BackendUnderTest,
+  checkSystem,
+  ContainerSystem,
+  type DeviceLink,
+  type DeviceUnderTest,
+  ProcessSystem,
+  type RunningService,
+  type SystemOptions,
+  type SystemUnderTest,
+} from '@iot/harness';
+import { CONTAINER_RUN_ID, prepareContainerRun } from './container-run.ts';
 
-export interface SystemOptions {
-  broker: BrokerKind;
-  devices: number;
-  intervalSeconds: number;
-  receivers?: number;
-  sharedGroup?: string;
-  withButton?: boolean;
-  /** Device logins the broker knows but no simulated device uses: a hostile device's own credentials. */
-  provisionedOnly?: readonly string[];
-}
+export type { SystemOptions } from '@iot/harness';
+
+/** Where a scenario's system runs: OS processes on loopback, or containers on the Docker engine. */
+export type SystemBackend = 'processes' | 'containers';
+
+const NO_DEVICES: ReadonlyMap<string, DeviceUnderTest> = new Map();
 
 /**
- * One scenario's whole system: backend processes, simulated devices (each behind a TCP proxy the
- * scenario can partition), and what the scenario expects to go wrong. Everything it starts is
- * torn down in the After hook, pass or fail.
+ * One scenario's whole system, on processes (ProcessSystem: backend processes, simulated devices
+ * each behind a TCP proxy the scenario can partition) or on containers (ContainerSystem), and what
+ * the scenario expects to go wrong. The steps see only the harness's interfaces, so they run on
+ * either. Everything it starts is torn down in the After hook, pass or fail.
  */
 export class SystemWorld extends World {
-  stack: BackendStack | undefined;
-  readonly devices = new Map<string, SimulatedDevice>();
-  readonly proxies = new Map<string, TcpProxy>();
+  system: SystemUnderTest | undefined;
   report: DeliveryReport | undefined;
   /** Watches a device's AOF from "the power of device ... can be cut" on, for the power cut. */
   powerTracker: AofSizeTracker | undefined;
@@ -34,44 +39,44 @@ export class SystemWorld extends World {
   /** Facts for the scenario's report file. */
   readonly facts: Record<string, unknown> = {};
   readonly startedAt = Date.now();
-  private readonly controlDir = makeTempDir('control');
   private database: Database | undefined;
 
   constructor(options: IWorldOptions) {
     super(options);
   }
 
-  async startSystem(options: SystemOptions): Promise<void> {
-    const ids = Array.from({ length: options.devices }, (_, i) => `dev-${i + 1}`);
-    this.stack = await new BackendStack({ deviceIds: [...ids, ...(options.provisionedOnly ?? [])], broker: options.broker }).start();
-    for (let i = 0; i < (options.receivers ?? 1); i++) {
-      await this.stack.startReceiver({ ...(options.sharedGroup === undefined ? {} : { group: options.sharedGroup }), env: { LOG_LEVEL: 'debug' } });
+  async startSystem(options: SystemOptions, on: SystemBackend = 'processes'): Promise<void> {
+    if (this.system !== undefined) throw new Error('this scenario already started a system');
+    const started = Date.now();
+    if (on === 'containers') {
+      await prepareContainerRun();
+      this.system = await ContainerSystem.start({ ...options, runId: CONTAINER_RUN_ID });
+    } else {
+      this.system = await ProcessSystem.start(options);
     }
-    for (const id of ids) {
-      const proxy = await new TcpProxy({ targetHost: '127.0.0.1', targetPort: this.stack.brokerPort }).start();
-      this.proxies.set(id, proxy);
-      const device = new SimulatedDevice({
-        id,
-        mqtt: { port: proxy.port, login: this.stack.login(id) },
-        intervalSeconds: options.intervalSeconds,
-        withButton: options.withButton ?? false,
-        controlDir: this.controlDir.path,
-        uplinkEnv: { MQTT_KEEPALIVE_SECONDS: '5' },
-      });
-      this.devices.set(id, await device.start());
-    }
-    this.facts.system = { ...options, deviceIds: ids };
+    this.facts.system = { ...options, backend: on, deviceIds: [...this.system.devices.keys()], startSeconds: (Date.now() - started) / 1000 };
   }
 
-  get backend(): BackendStack {
-    if (this.stack === undefined) throw new Error('no system started: begin the scenario with "Given a system with ..."');
-    return this.stack;
+  get backend(): BackendUnderTest {
+    if (this.system === undefined) throw new Error('no system started: begin the scenario with "Given a system with ..."');
+    return this.system.backend;
   }
 
-  device(id: string): SimulatedDevice {
+  get devices(): ReadonlyMap<string, DeviceUnderTest> {
+    return this.system?.devices ?? NO_DEVICES;
+  }
+
+  device(id: string): DeviceUnderTest {
     const device = this.devices.get(id);
     if (device === undefined) throw new Error(`no device "${id}"; this scenario has ${[...this.devices.keys()].join(', ')}`);
     return device;
+  }
+
+  /** The network between device `id` and the broker. */
+  deviceLink(id: string): DeviceLink {
+    const link = this.system?.links.get(id);
+    if (link === undefined) throw new Error(`no network link for device "${id}"`);
+    return link;
   }
 
   async db(): Promise<Database> {
@@ -79,9 +84,9 @@ export class SystemWorld extends World {
     return this.database;
   }
 
-  /** Every service process of the scenario, for the unchecked-error guard. */
-  processes(): ServiceProcess[] {
-    return [...(this.stack?.receivers ?? []), ...[...this.devices.values()].flatMap((d) => d.processes())];
+  /** Every service of the scenario, for the unchecked-error guard. */
+  processes(): RunningService[] {
+    return this.system?.services() ?? [];
   }
 
   async check(): Promise<DeliveryReport> {
@@ -98,11 +103,8 @@ export class SystemWorld extends World {
 
   async teardown(): Promise<void> {
     await this.powerTracker?.stop();
-    await Promise.all([...this.devices.values()].map((d) => d.dispose().catch(() => {})));
-    await Promise.all([...this.proxies.values()].map((p) => p.close()));
     await this.database?.close().catch(() => {});
-    await this.stack?.dispose();
-    this.controlDir.remove();
+    await this.system?.dispose();
   }
 }
 
