@@ -2,7 +2,6 @@ import { strict as assert } from 'node:assert';
 import { When, Then } from '@cucumber/cucumber';
 import type { DeviceUnderTest } from '@iot/harness';
 import { AofSizeTracker, powerCut } from '@iot/harness/faults';
-import type { RedisServer } from '@iot/harness/processes';
 import { eventually } from '@iot/harness/testing';
 import { faultLasts } from '../support/fault-duration.ts';
 import type { SystemWorld } from '../support/world.ts';
@@ -97,8 +96,7 @@ When('device {string} loses power and boots again', async function (this: System
   // Everything on the device stops at the same instant (containers: one `docker kill` of all of
   // them); Redis loses what it had not fsynced. powerCut uses only the handle's kill(), which a
   // container's Redis has too.
-  const redis = device.redis as Pick<RedisServer, 'kill'> as RedisServer;
-  const [cut] = await Promise.all([powerCut(redis, tracker, { lossWindowMs: LOSS_WINDOW_MS }), ...device.processes().map((p) => p.kill())]);
+  const [cut] = await Promise.all([powerCut(device.redis, tracker, { lossWindowMs: LOSS_WINDOW_MS }), ...device.processes().map((p) => p.kill())]);
   await tracker.stop();
   // The sample the AOF was cut back to, and the one before it: everything Redis had acknowledged
   // before that earlier sample was in the file when the kept sample read its size (Redis writes the

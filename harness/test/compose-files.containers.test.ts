@@ -1,10 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SimulatedDevice } from '@iot/harness';
-import { ComposeProject, containerTierUnavailable } from '@iot/harness/compose';
-import { findFreePort, makeTempDir } from '@iot/harness/processes';
-import { eventually } from '@iot/harness/testing';
+import { SimulatedDevice } from '../src/harness/index.ts';
+import { ComposeProject, containerTierUnavailable } from '../src/compose/index.ts';
+import { findFreePort, makeTempDir } from '../src/processes/index.ts';
+import { eventually } from '../src/testing/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -75,7 +76,7 @@ describe.skipIf(unavailable !== undefined)(`docker-compose.sim.yml${unavailable 
 
   it('publishes nothing but the web admin and the control API, and only on 127.0.0.1', async () => {
     const ids = await project.containerIds();
-    const { docker } = await import('@iot/harness/compose');
+    const { docker } = await import('../src/compose/index.ts');
     const bindings = (await docker(['inspect', '--format', '{{json .HostConfig.PortBindings}}', ...ids])).split('\n').filter((l) => l !== '' && l !== 'null' && l !== '{}');
     const published = bindings.flatMap((line) => Object.values(JSON.parse(line) as Record<string, { HostIp: string; HostPort: string }[]>).flat());
     expect(published.map((b) => b.HostIp)).toEqual(['127.0.0.1', '127.0.0.1']);
@@ -95,11 +96,17 @@ describe.skipIf(unavailable !== undefined)(`docker-compose.yml${unavailable === 
   const secret = () => randomBytes(18).toString('base64url');
   const admin = { username: 'admin', password: secret() };
   let webadminPort: number;
-  let mqttPort: number;
+  let mqttTlsPort: number;
+  const tlsDir = join(dir.path, 'tls');
 
   beforeAll(async () => {
     webadminPort = await findFreePort();
-    mqttPort = await findFreePort();
+    mqttTlsPort = await findFreePort();
+    // The broker's TLS listener, configured as docs/containers.md §4.3 says: a certificate for
+    // 127.0.0.1 in MQTT_TLS_DIR, readable by the container's non-root user.
+    mkdirSync(tlsDir);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(tlsDir, 'server.key'), '-out', join(tlsDir, 'server.crt')], { stdio: 'ignore' });
+    chmodSync(join(tlsDir, 'server.key'), 0o644);
     const envFile = join(dir.path, '.env');
     const values = {
       MARIADB_PASSWORD: secret(),
@@ -109,8 +116,11 @@ describe.skipIf(unavailable !== undefined)(`docker-compose.yml${unavailable === 
       WEBADMIN_ADMIN_USERNAME: admin.username,
       WEBADMIN_ADMIN_PASSWORD: admin.password,
       WEBADMIN_PUBLISHED_PORT: String(webadminPort),
-      MQTT_PUBLISHED_PORT: String(mqttPort),
-      MQTT_TLS_PUBLISHED_PORT: String(await findFreePort()),
+      MQTT_PUBLISHED_PORT: String(await findFreePort()),
+      MQTT_TLS_PUBLISHED_PORT: String(mqttTlsPort),
+      MQTT_TLS_DIR: tlsDir,
+      MQTT_TLS_CERTFILE: '/tls/server.crt',
+      MQTT_TLS_KEYFILE: '/tls/server.key',
     };
     writeFileSync(envFile, Object.entries(values).map(([k, v]) => `${k}=${v}\n`).join(''));
     project = new ComposeProject({ file: 'docker-compose.yml', name: `iotbackend${runId}`, envFile });
@@ -124,7 +134,7 @@ describe.skipIf(unavailable !== undefined)(`docker-compose.yml${unavailable === 
     dir.remove();
   }, 120_000);
 
-  it('takes a device account the documented way, and a device on the host delivers to it', async () => {
+  it('takes a device account the documented way, and a device on the host delivers to it over TLS', async () => {
     const password = secret();
     await project.compose(
       ['run', '--rm', '-T', '--entrypoint', 'node', 'mqtt-users', 'backend/src/cli/mqtt-user.ts', 'add', '--file', '/config/mqtt-credentials.json', '--username', 'dev-c1', '--role', 'device', '--device-id', 'dev-c1'],
@@ -133,7 +143,13 @@ describe.skipIf(unavailable !== undefined)(`docker-compose.yml${unavailable === 
     );
     await project.compose(['restart', 'mqttserver']);
     await project.waitUntilReady();
-    device = await new SimulatedDevice({ id: 'dev-c1', mqtt: { port: mqttPort, login: { username: 'dev-c1', password } }, intervalSeconds: 0.2 }).start();
+    device = await new SimulatedDevice({
+      id: 'dev-c1',
+      mqtt: { port: mqttTlsPort, login: { username: 'dev-c1', password } },
+      intervalSeconds: 0.2,
+      // The device verifies the broker's certificate against this CA (here: the certificate itself).
+      uplinkEnv: { MQTT_TLS_CA_CERTS: join(tlsDir, 'server.crt') },
+    }).start();
     const web = await webAdmin(webadminPort, admin.username, admin.password);
     await eventually(async () => (await web.readings('dev-c1')) >= 10, 120_000, 'readings of dev-c1 in the web admin');
   }, 200_000);

@@ -166,7 +166,7 @@ export interface PowerCutResult {
  * (the default) a command cut short at the end of the last incremental file is dropped, the file
  * is truncated to the last complete command, and Redis logs "AOF ... loaded anyway".
  */
-export async function powerCut(redis: RedisServer, tracker: AofSizeTracker, options: PowerCutOptions = {}): Promise<PowerCutResult> {
+export async function powerCut(redis: Pick<RedisServer, 'kill'>, tracker: AofSizeTracker, options: PowerCutOptions = {}): Promise<PowerCutResult> {
   const lossWindowMs = options.lossWindowMs ?? 1000;
   const cutAt = tracker.clock.now();
   const before = tracker.sizeAt(cutAt - lossWindowMs);
