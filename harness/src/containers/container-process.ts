@@ -10,6 +10,9 @@ import { engine } from './engine.ts';
 
 type DockerContainer = ReturnType<ContainerRuntimeClient['container']['getById']>;
 
+/** How long the last output lines may take to arrive after the container exited. */
+const LOG_DRAIN_MS = 5_000;
+
 export interface ContainerSpec {
   /** Short name used in errors, e.g. `redis-server:41234`. */
   name: string;
@@ -145,15 +148,20 @@ export class ContainerProcess extends RunOutput implements ServerRun {
     const docker = this.container!;
     this.hostPid = (await docker.inspect()).State.Pid || undefined;
     if (this.pendingStop !== undefined) await this.send(this.pendingStop.signal, this.pendingStop.timeoutMs);
-    const logsDone = this.follow(client, docker);
+    const logs = await this.follow(client, docker);
     const status = (await docker.wait()) as { StatusCode?: number };
-    await logsDone;
+    // The log stream ends once the engine has sent the last lines; should it not (a busy engine
+    // has been seen to keep a follow open), the exit must not wait for it forever.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([logs.done, new Promise((resolve) => (grace = setTimeout(resolve, LOG_DRAIN_MS)))]);
+    clearTimeout(grace);
+    logs.stream.destroy();
     return exitInfo(status.StatusCode ?? -1);
   }
 
   /** Streams the container's stdout and stderr into the output lines until it stops. */
-  private async follow(client: ContainerRuntimeClient, docker: DockerContainer): Promise<void> {
-    const stream = (await docker.logs({ follow: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+  private async follow(client: ContainerRuntimeClient, docker: DockerContainer): Promise<{ stream: NodeJS.ReadableStream & { destroy(): void }; done: Promise<void> }> {
+    const stream = (await docker.logs({ follow: true, stdout: true, stderr: true })) as NodeJS.ReadableStream & { destroy(): void };
     const out = new PassThrough();
     const err = new PassThrough();
     client.container.dockerode.modem.demuxStream(stream, out, err);
@@ -171,7 +179,11 @@ export class ContainerProcess extends RunOutput implements ServerRun {
       out.end();
       err.end();
     });
-    await Promise.all([lines(out, 'stdout'), lines(err, 'stderr')]);
+    stream.once('close', () => {
+      out.end();
+      err.end();
+    });
+    return { stream, done: Promise.all([lines(out, 'stdout'), lines(err, 'stderr')]).then(() => undefined) };
   }
 
   private async send(signal: NodeJS.Signals, timeoutMs: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { engineStatus } from './engine.ts';
+import { type EngineStatus, engineStatus } from './engine.ts';
 
 /**
  * Where the harness's real services (redis-server, mariadbd, mosquitto) come from:
@@ -37,14 +37,17 @@ export function notFoundMessage(request: Pick<ServiceRequest, 'binary' | 'instal
   return `${request.binary} was not found ${where}; ${request.installHint}, or run it in Docker: with a Docker engine running, ${SERVICES_ENV}=containers (or the default, auto) starts it from the image ${request.image}`;
 }
 
-/** Chooses processes or containers for one server; throws with what to do when neither works. */
-export async function chooseBackend(provider: ServicesProvider, request: ServiceRequest): Promise<ServiceBackend> {
+/**
+ * Chooses processes or containers for one server; throws with what to do when neither works.
+ * `probe` asks for the Docker engine (only when the choice depends on it).
+ */
+export async function chooseBackend(provider: ServicesProvider, request: ServiceRequest, probe: () => Promise<EngineStatus> = engineStatus): Promise<ServiceBackend> {
   if (provider === 'processes') {
     if (!request.binaryFound) throw new Error(`${SERVICES_ENV}=processes: ${notFoundMessage(request)}`);
     return 'processes';
   }
   if (provider === 'auto' && request.binaryFound) return 'processes';
-  const engine = await engineStatus();
+  const engine = await probe();
   if (engine.ok) return 'containers';
   if (provider === 'containers') {
     throw new Error(

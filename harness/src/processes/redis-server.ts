@@ -127,6 +127,8 @@ function ping(host: string, port: number): Promise<boolean> {
     };
     socket.setTimeout(1000, () => done(false));
     socket.once('error', () => done(false));
+    // A container's published port accepts before Redis listens, then closes: no error, no timeout.
+    socket.once('close', () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk) => {
       reply += chunk.toString();
