@@ -21,13 +21,13 @@ export interface ContainerSpec {
   /** `service` label value, e.g. `redis`. */
   service: string;
   command: readonly string[];
+  /** Replaces the image's entrypoint, e.g. for a one-off initialisation. */
+  entrypoint?: readonly string[];
   env?: Readonly<Record<string, string>>;
   binds?: readonly { source: string; target: string; readOnly?: boolean }[];
   tmpfs?: Readonly<Record<string, string>>;
-  /** The port the server listens on inside the container... */
-  containerPort: number;
-  /** ...published on 127.0.0.1 only, on this host port. */
-  hostPort: number;
+  /** The port the server listens on inside the container, published on 127.0.0.1 only on `hostPort`. */
+  publish?: { containerPort: number; hostPort: number };
   /** The container's stdout and stderr are appended here as well. */
   logFile?: string;
 }
@@ -142,7 +142,8 @@ export class ContainerProcess extends RunOutput implements ServerRun {
     const uid = process.getuid?.();
     const gid = process.getgid?.();
     if (uid !== undefined && gid !== undefined) container.withUser(`${uid}:${gid}`);
-    container.publishOnLoopback(spec.containerPort, spec.hostPort);
+    if (spec.entrypoint !== undefined) container.withEntrypoint([...spec.entrypoint]);
+    if (spec.publish !== undefined) container.publishOnLoopback(spec.publish.containerPort, spec.publish.hostPort);
 
     await container.start();
     const docker = this.container!;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePort } from '../processes/free-port.ts';
-import { SERVER_ARGS, waitUntilReady } from '../processes/mariadb-common.ts';
+import { INIT_ARGS, SERVER_ARGS, waitUntilReady } from '../processes/mariadb-common.ts';
 import { ContainerProcess, type ContainerSpec } from './container-process.ts';
 import { engine } from './engine.ts';
 import { IMAGES } from './images.ts';
@@ -12,9 +12,9 @@ import { IMAGES } from './images.ts';
 const CONTAINER_DATA = '/var/lib/mysql';
 
 /**
- * The process version's options, with the container's own paths. The socket and pid file go to a
- * tmpfs on /run/mysqld, writable whatever uid the server runs as (the image's /run/mysqld belongs
- * to its mysql user); the container's /tmp is private to it, as the process version's tmpdir is.
+ * The process version's options, with the container's own paths. Socket and pid file go to the
+ * container's /tmp, which is private to it (as the process version's tmpdir is) and writable
+ * whatever uid the server runs as: the image's /run/mysqld belongs to its mysql user.
  */
 function serverCommand(extraArgs: readonly string[]): string[] {
   return [
@@ -24,8 +24,8 @@ function serverCommand(extraArgs: readonly string[]): string[] {
     '--port=3306',
     // Every interface of the container; the host publishes the port on 127.0.0.1 only.
     '--bind-address=0.0.0.0',
-    '--socket=/run/mysqld/mysqld.sock',
-    '--pid-file=/run/mysqld/mysqld.pid',
+    '--socket=/tmp/mysqld.sock',
+    '--pid-file=/tmp/mysqld.pid',
     '--tmpdir=/tmp',
     ...SERVER_ARGS,
     ...extraArgs,
@@ -34,36 +34,43 @@ function serverCommand(extraArgs: readonly string[]): string[] {
 
 export interface MariaDbContainerOptions {
   name: string;
-  /** Host directory mounted as the datadir. */
+  /** Host directory mounted as the datadir, initialised already (see {@link containerTemplateDataDir}). */
   dataDir: string;
   hostPort: number;
   extraArgs?: readonly string[];
-  env?: Readonly<Record<string, string>>;
+  binds?: ContainerSpec['binds'];
   logFile?: string;
 }
 
+/**
+ * The image's entrypoint then runs mariadbd: as root it hands the datadir to the image's mysql
+ * user first; as the caller's uid the files stay the caller's.
+ */
 export function mariaDbContainerSpec(options: MariaDbContainerOptions): ContainerSpec {
   return {
     name: options.name,
     image: IMAGES.mariadb,
     service: 'mariadb',
     command: serverCommand(options.extraArgs ?? []),
-    ...(options.env === undefined ? {} : { env: options.env }),
-    binds: [{ source: options.dataDir, target: CONTAINER_DATA }],
-    tmpfs: { '/run/mysqld': 'rw,mode=1777' },
-    containerPort: 3306,
-    hostPort: options.hostPort,
+    binds: [{ source: options.dataDir, target: CONTAINER_DATA }, ...(options.binds ?? [])],
+    publish: { containerPort: 3306, hostPort: options.hostPort },
     ...(options.logFile === undefined ? {} : { logFile: options.logFile }),
   };
 }
 
+/**
+ * Root without a password from any host: the engine forwards the host's connections from outside
+ * the container, where `root@localhost` (all mariadb-install-db makes) does not apply.
+ */
+const ROOT_FROM_ANYWHERE = ["CREATE USER IF NOT EXISTS 'root'@'%';", "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;", ''].join('\n');
+
 let cached: Promise<string> | undefined;
 
 /**
- * A datadir initialised by the image's own entrypoint, to copy from, one per image id, options and
- * uid, kept in the OS temp dir as the process version's template is (mariadb-server.ts
- * templateDataDir). Root may log in without a password from any host, as the engine forwards
- * connections from outside the container (MARIADB_ALLOW_EMPTY_ROOT_PASSWORD). Racing workers each
+ * A datadir to copy from, initialised in the image as the process version's template is
+ * (mariadb-server.ts templateDataDir: the same mariadb-install-db options), one per image id and
+ * uid, kept in the OS temp dir. Not the image's own first-start initialisation: that needs a
+ * /run/mysqld the caller's uid can write, which not every image has. Racing workers each
  * initialise under a temp name and rename into place; a loser uses the winner's.
  */
 export function containerTemplateDataDir(): Promise<string> {
@@ -79,7 +86,7 @@ async function makeTemplate(): Promise<string> {
   const { ImageName } = await import('testcontainers');
   const imageId = (await client.image.inspect(ImageName.fromString(IMAGES.mariadb))).Id;
   const key = createHash('sha256')
-    .update(JSON.stringify([imageId, serverCommand([]), process.getuid?.()]))
+    .update(JSON.stringify([imageId, INIT_ARGS, serverCommand([]), ROOT_FROM_ANYWHERE, process.getuid?.()]))
     .digest('hex')
     .slice(0, 12);
   const target = join(tmpdir(), `iot-mariadb-container-template-${key}`);
@@ -88,18 +95,38 @@ async function makeTemplate(): Promise<string> {
   try {
     const dataDir = join(work, 'data');
     mkdirSync(dataDir);
+    const install = new ContainerProcess({
+      name: 'mariadb-install-db',
+      image: IMAGES.mariadb,
+      service: 'mariadb-init',
+      entrypoint: ['mariadb-install-db'],
+      command: [...INIT_ARGS, `--datadir=${CONTAINER_DATA}`, '--tmpdir=/tmp'],
+      binds: [{ source: dataDir, target: CONTAINER_DATA }],
+      logFile: join(work, 'install.log'),
+    });
+    const installed = await install.exited;
+    if (installed.code !== 0) throw new Error(`mariadb-install-db in ${IMAGES.mariadb} failed (${JSON.stringify(installed)})\n${install.tail(40)}`);
+
+    // One start with an init file: it adds root@'%', and the query that proves readiness, made
+    // from the host as root, proves that it did.
+    writeFileSync(join(work, 'root.sql'), ROOT_FROM_ANYWHERE, { mode: 0o644 });
     const hostPort = await findFreePort();
-    const init = new ContainerProcess(
-      mariaDbContainerSpec({ name: `mariadb-template:${hostPort}`, dataDir, hostPort, env: { MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1' }, logFile: join(work, 'init.log') }),
+    const first = new ContainerProcess(
+      mariaDbContainerSpec({
+        name: `mariadb-template:${hostPort}`,
+        dataDir,
+        hostPort,
+        extraArgs: ['--init-file=/iot-init/root.sql'],
+        binds: [{ source: join(work, 'root.sql'), target: '/iot-init/root.sql', readOnly: true }],
+        logFile: join(work, 'first-start.log'),
+      }),
     );
     try {
-      // The entrypoint's own init server runs without networking: a query over TCP reaches only
-      // the final server, after the initialisation.
-      await waitUntilReady('127.0.0.1', hostPort, init, 120_000);
-      const exit = await init.stop('SIGTERM', 30_000);
-      if (exit.signal === 'SIGKILL') throw new Error(`mariadbd did not stop cleanly after initialising its datadir\n${init.tail(40)}`);
+      await waitUntilReady('127.0.0.1', hostPort, first, 60_000);
+      const exit = await first.stop('SIGTERM', 30_000);
+      if (exit.code !== 0) throw new Error(`mariadbd did not stop cleanly after initialising its datadir (${JSON.stringify(exit)})\n${first.tail(40)}`);
     } finally {
-      await init.kill();
+      await first.kill();
     }
     try {
       renameSync(dataDir, target);

@@ -14,6 +14,12 @@ export const SMALL_SERVER_ARGS = [
   '--performance-schema=OFF',
 ];
 
+/** The OS user mariadbd must be told to run as: as root it refuses to start without `--user`. */
+export const USER_ARGS = process.getuid?.() === 0 ? ['--user=root'] : [];
+
+/** How a template datadir is initialised, process or container: root logs in without a password. */
+export const INIT_ARGS = ['--no-defaults', '--auth-root-authentication-method=normal', '--skip-test-db', ...USER_ARGS, ...SMALL_SERVER_ARGS];
+
 /** Server options every test server gets, process or container. */
 export const SERVER_ARGS = ['--skip-name-resolve', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_unicode_ci', ...SMALL_SERVER_ARGS];
 

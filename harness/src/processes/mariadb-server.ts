@@ -9,7 +9,7 @@ import { containerTemplateDataDir, mariaDbContainerSpec } from '../containers/ma
 import { notFoundMessage, type ServiceBackend } from '../containers/provider.ts';
 import { findBinary, installHint } from './binaries.ts';
 import { LocalServer, type LocalServerOptions, type ServiceInfo } from './local-server.ts';
-import { connect, SERVER_ARGS, SMALL_SERVER_ARGS, waitUntilReady } from './mariadb-common.ts';
+import { connect, INIT_ARGS, SERVER_ARGS, USER_ARGS, waitUntilReady } from './mariadb-common.ts';
 import { ManagedProcess } from './managed-process.ts';
 import type { ServerRun } from './server-run.ts';
 
@@ -21,9 +21,6 @@ export interface MariaDbServerOptions extends LocalServerOptions {
   extraArgs?: readonly string[];
   readyTimeoutMs?: number;
 }
-
-/** The OS user mariadbd must be told to run as: as root it refuses to start without `--user`. */
-const USER_ARGS = process.getuid?.() === 0 ? ['--user=root'] : [];
 
 const MARIADB_SERVICE: ServiceInfo = {
   binary: 'mariadbd',
@@ -154,13 +151,7 @@ let cachedTemplate: string | undefined;
 export function templateDataDir(): string {
   if (cachedTemplate !== undefined && existsSync(cachedTemplate)) return cachedTemplate;
   const version = mariadbdVersion();
-  const initArgs = [
-    '--no-defaults',
-    '--auth-root-authentication-method=normal',
-    '--skip-test-db',
-    ...USER_ARGS,
-    ...SMALL_SERVER_ARGS,
-  ];
+  const initArgs = INIT_ARGS;
   const key = createHash('sha256').update(JSON.stringify([version, initArgs])).digest('hex').slice(0, 12);
   const target = join(tmpdir(), `iot-mariadb-template-${version.replace(/[^A-Za-z0-9.+-]/g, '_')}-${key}`);
   if (!existsSync(target)) {

@@ -73,8 +73,7 @@ export class MosquittoServer extends LocalServer implements Broker {
       service: 'mosquitto',
       command: ['/usr/sbin/mosquitto', '-c', `${CONTAINER_CONFIG}/${CONF_NAME}`],
       binds: [{ source: this.dir, target: CONTAINER_CONFIG }, ...binds],
-      containerPort: 1883,
-      hostPort: port,
+      publish: { containerPort: 1883, hostPort: port },
       logFile: join(this.dir, 'mosquitto.log'),
     });
   }

@@ -84,8 +84,7 @@ export class RedisServer extends LocalServer {
       service: 'redis',
       command: ['redis-server', `${CONTAINER_DATA}/${CONFIG_NAME}`],
       binds: [{ source: this.dir, target: CONTAINER_DATA }],
-      containerPort: 6379,
-      hostPort: port,
+      publish: { containerPort: 6379, hostPort: port },
       logFile: join(this.dir, 'redis.log'),
     });
   }
