@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
+import { type AddressInfo, connect as connectTcp, createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Redis } from 'ioredis';
 import { connect as connectMqtt } from 'mqtt';
@@ -179,6 +179,18 @@ describe.skipIf(!docker.ok)('servers as containers', () => {
     await redis.dispose();
     expect(await containersOn(redis.port)).toEqual([]);
     expect(existsSync(redis.dir)).toBe(false);
+  });
+
+  it('refuses a fixed port another process holds, saying so, and leaves no container', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => holder.close(resolve)));
+    const port = (holder.address() as AddressInfo).port;
+    const redis = new RedisServer({ provider: 'containers', port });
+    cleanups.push(() => redis.dispose());
+    await expect(redis.start()).rejects.toThrow(/address already in use|port is already allocated/);
+    expect(redis.running).toBe(false);
+    expect(await containersOn(port)).toEqual([]);
   });
 
   it('stops cleanly (Redis saves its snapshot) where kill does not', async () => {

@@ -25,7 +25,6 @@ export interface ContainerSpec {
   entrypoint?: readonly string[];
   env?: Readonly<Record<string, string>>;
   binds?: readonly { source: string; target: string; readOnly?: boolean }[];
-  tmpfs?: Readonly<Record<string, string>>;
   /** The port the server listens on inside the container, published on 127.0.0.1 only on `hostPort`. */
   publish?: { containerPort: number; hostPort: number };
   /** The container's stdout and stderr are appended here as well. */
@@ -40,13 +39,25 @@ export interface ContainerSpec {
  */
 export class ContainerProcess extends RunOutput implements ServerRun {
   private container: DockerContainer | undefined;
+  /** Set once the engine has started the container (created is not enough to signal it). */
+  private started = false;
   private hostPid: number | undefined;
   /** A stop asked for before the container existed, applied once it does. */
   private pendingStop: { signal: NodeJS.Signals; timeoutMs: number } | undefined;
   private frozenBy: 'signal' | 'pause' | undefined;
+  private markStarted!: () => void;
+  /**
+   * Resolves once the container runs (its port is published), or once the attempt failed. Probing
+   * the port before would risk meeting whoever holds it while the engine refuses the binding.
+   */
+  readonly launched: Promise<void>;
 
   constructor(spec: ContainerSpec) {
     super(spec.name, spec.logFile);
+    const started = new Promise<void>((resolve) => {
+      this.markStarted = resolve;
+    });
+    this.launched = Promise.race([started, this.exited.then(() => undefined)]);
     void this.run(spec);
   }
 
@@ -62,7 +73,7 @@ export class ContainerProcess extends RunOutput implements ServerRun {
   /** Sends `signal` (docker kill) and waits for the exit and removal; SIGKILL after `timeoutMs`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<ExitInfo> {
     if (!this.running) return this.exitInfo!;
-    if (this.container === undefined) this.pendingStop ??= { signal, timeoutMs };
+    if (!this.started) this.pendingStop ??= { signal, timeoutMs };
     else await this.send(signal, timeoutMs);
     return this.exited;
   }
@@ -131,7 +142,6 @@ export class ContainerProcess extends RunOutput implements ServerRun {
       .withEnvironment({ ...spec.env })
       .withLabels(containerLabels(spec.service))
       .withBindMounts((spec.binds ?? []).map((b) => ({ source: b.source, target: b.target, mode: b.readOnly === true ? 'ro' : 'rw' })))
-      .withTmpFs({ ...spec.tmpfs })
       // Not Ryuk (unavailable offline, cleanup.ts instead), and removed by us after its exit.
       .withAutoCleanup(false)
       .withAutoRemove(false)
@@ -146,6 +156,8 @@ export class ContainerProcess extends RunOutput implements ServerRun {
     if (spec.publish !== undefined) container.publishOnLoopback(spec.publish.containerPort, spec.publish.hostPort);
 
     await container.start();
+    this.started = true;
+    this.markStarted();
     const docker = this.container!;
     this.hostPid = (await docker.inspect()).State.Pid || undefined;
     if (this.pendingStop !== undefined) await this.send(this.pendingStop.signal, this.pendingStop.timeoutMs);

@@ -106,6 +106,7 @@ export abstract class LocalServer {
       const port = this.portNumber ?? (await findFreePort());
       const proc = backend === 'containers' ? this.spawnContainer(port) : this.spawn(port);
       try {
+        await proc.launched;
         await this.ready(port, proc);
         this.portNumber = port;
         this.proc = proc;

@@ -14,6 +14,8 @@ export interface ServerRun {
   readonly pid: number | undefined;
   readonly running: boolean;
   readonly exited: Promise<ExitInfo>;
+  /** Resolves once the run is under way (a container has been started), if that takes a while. */
+  readonly launched?: Promise<void>;
   waitForLine(predicate: (line: string) => boolean, timeoutMs: number, stream?: 'stdout' | 'stderr' | 'any'): Promise<string>;
   waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T>;
   /** Sends `signal` and waits for the exit; escalates to SIGKILL after `timeoutMs`. */
