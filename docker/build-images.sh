@@ -33,7 +33,7 @@ docker/stand-ins/build.sh
 for name in "${names[@]}"; do
   start=$(date +%s%N)
   log="$(mktemp)"
-  if ! docker build -q "${no_cache[@]}" -t "iot-stack/$name:local" -f "${dockerfile[$name]}" . >"$log" 2>&1; then
+  if ! docker build -q --force-rm "${no_cache[@]}" -t "iot-stack/$name:local" -f "${dockerfile[$name]}" . >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"
     echo "build-images: building iot-stack/$name:local from ${dockerfile[$name]} failed" >&2
     exit 1

@@ -36,7 +36,7 @@ balena/bundle.sh "$bundle" >/dev/null
 balena/render-templates.sh "$bundle" amd64 >/dev/null
 for template in Dockerfile.node Dockerfile.redis; do
   t0=$(date +%s)
-  DOCKER_BUILDKIT=0 docker build -q -t "iot-stack/balena-amd64-${template#Dockerfile.}:ci" -f "$bundle/rendered/amd64/balena/$template" "$bundle" >/dev/null
+  DOCKER_BUILDKIT=0 docker build -q --force-rm -t "iot-stack/balena-amd64-${template#Dockerfile.}:ci" -f "$bundle/rendered/amd64/balena/$template" "$bundle" >/dev/null
   log "balena/$template.template (amd64) built in $(( $(date +%s) - t0 )) s"
 done
 

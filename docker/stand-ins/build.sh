@@ -102,7 +102,7 @@ for dir in $(stand_in_dirs); do
   tag_args=()
   for tag in "${missing[@]}"; do tag_args+=(-t "$tag"); done
   log "building $name: ${missing[*]}"
-  if ! docker build -q "${no_cache[@]}" --label "$label=true" "${tag_args[@]}" "$context" >/dev/null 2>"$cache/build-$name.log"; then
+  if ! docker build -q --force-rm "${no_cache[@]}" --label "$label=true" "${tag_args[@]}" "$context" >/dev/null 2>"$cache/build-$name.log"; then
     rm -rf "$context"
     cat "$cache/build-$name.log" >&2
     die "building the $name stand-in failed"
