@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePort } from '../processes/free-port.ts';
-import { INIT_ARGS, SERVER_ARGS, waitUntilReady } from '../processes/mariadb-common.ts';
+import { INIT_ARGS, publishTemplate, SERVER_ARGS, waitUntilReady } from '../processes/mariadb-common.ts';
 import { ContainerProcess, type ContainerSpec } from './container-process.ts';
 import { engine } from './engine.ts';
 import { IMAGES } from './images.ts';
@@ -128,12 +128,7 @@ async function makeTemplate(): Promise<string> {
     } finally {
       await first.kill();
     }
-    try {
-      renameSync(dataDir, target);
-    } catch (error) {
-      // Another worker won the race; its template is complete because it appeared by rename.
-      if (!existsSync(target)) throw error;
-    }
+    publishTemplate(dataDir, target);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

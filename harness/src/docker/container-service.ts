@@ -1,4 +1,4 @@
-import { type LogRecord, parseLogLine } from '../processes/service-process.ts';
+import { firstMatch, type LogRecord, parseLogLine } from '../processes/service-process.ts';
 import { type ContainerSpec, createContainer, killTogether, pauseContainer, removeContainers, startContainer, stopContainer, unpauseContainer } from './containers.ts';
 import { LogFollower } from './log-follower.ts';
 
@@ -112,18 +112,7 @@ export class ContainerService {
 
   /** Resolves with the first record from index `from` on matching `predicate` (already seen ones included). */
   waitForLog(predicate: (record: LogRecord) => boolean, timeoutMs: number, what = 'a matching log record', from = 0): Promise<LogRecord> {
-    let checked = from;
-    return this.waitFor(
-      () => {
-        const records = this.logs();
-        for (; checked < records.length; checked++) {
-          if (predicate(records[checked]!)) return records[checked];
-        }
-        return undefined;
-      },
-      timeoutMs,
-      what,
-    );
+    return this.waitFor(firstMatch(() => this.logs(), predicate, from), timeoutMs, what);
   }
 
   /** Resolves with the first non-undefined result of `probe`, re-checked on each line; rejects if the container stops first. */

@@ -1,8 +1,8 @@
-import { connect } from 'node:net';
 import { createConnection } from 'mysql2/promise';
 import { ContainerService, type ContainerServiceOptions } from '../docker/container-service.ts';
 import { type ContainerSpec, removeContainers, removeNetworks, removeVolumes } from '../docker/containers.ts';
 import { scenarioLabels } from '../docker/scenario-labels.ts';
+import { redisPing } from '../processes/redis-server.ts';
 import { makeTempDir } from '../processes/temp-dir.ts';
 
 /** The images a system in containers runs, tagged as the compose files name them (docker/build-images.sh). */
@@ -84,7 +84,7 @@ async function until(service: ContainerService, probe: () => Promise<boolean>, t
 
 /** Redis answers PONG on its published port (not -LOADING while it replays the AOF). */
 export function waitForRedis(service: ContainerService, port: number, timeoutMs = 30_000): Promise<void> {
-  return until(service, () => ping('127.0.0.1', port), timeoutMs, `Redis on 127.0.0.1:${port} to answer PONG`);
+  return until(service, () => redisPing('127.0.0.1', port), timeoutMs, `Redis on 127.0.0.1:${port} to answer PONG`);
 }
 
 /** MariaDB answers a query on its published port: the same way in as the checker's handle. */
@@ -103,23 +103,4 @@ export function waitForMariaDb(service: ContainerService, options: { port: numbe
     }
   };
   return until(service, probe, timeoutMs, `MariaDB on 127.0.0.1:${options.port} to answer`);
-}
-
-function ping(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    let reply = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('close', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-  });
 }

@@ -1,3 +1,4 @@
+import { existsSync, renameSync } from 'node:fs';
 import type { ServerRun } from './server-run.ts';
 
 /**
@@ -53,4 +54,16 @@ export async function waitUntilReady(host: string, port: number, proc: ServerRun
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`mariadbd on port ${port} not ready after ${timeoutMs} ms (last error: ${lastError})\n${proc.tail(40)}`);
+}
+
+/**
+ * Moves a finished template datadir to its shared place. Templates appear only by rename, so one
+ * that exists is complete: when another worker got there first, its template is kept.
+ */
+export function publishTemplate(dataDir: string, target: string): void {
+  try {
+    renameSync(dataDir, target);
+  } catch (error) {
+    if (!existsSync(target)) throw error;
+  }
 }

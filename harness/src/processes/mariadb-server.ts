@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerProcess } from '../containers/container-process.ts';
@@ -9,7 +9,7 @@ import { containerTemplateDataDir, mariaDbContainerSpec } from '../containers/ma
 import { notFoundMessage, type ServiceBackend } from '../containers/provider.ts';
 import { findBinary, installHint } from './binaries.ts';
 import { LocalServer, type LocalServerOptions, type ServiceInfo } from './local-server.ts';
-import { connect, INIT_ARGS, SERVER_ARGS, USER_ARGS, waitUntilReady } from './mariadb-common.ts';
+import { connect, INIT_ARGS, publishTemplate, SERVER_ARGS, USER_ARGS, waitUntilReady } from './mariadb-common.ts';
 import { ManagedProcess } from './managed-process.ts';
 import type { ServerRun } from './server-run.ts';
 
@@ -168,12 +168,7 @@ export function templateDataDir(): string {
         const output = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
         throw new Error(`mariadb-install-db failed: ${error instanceof Error ? error.message : String(error)}\n${output}`);
       }
-      try {
-        renameSync(dataDir, target);
-      } catch (error) {
-        // Another worker won the race; its template is complete because it appeared by rename.
-        if (!existsSync(target)) throw error;
-      }
+      publishTemplate(dataDir, target);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -110,13 +110,14 @@ async function waitUntilReady(host: string, port: number, proc: ServerRun, timeo
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!proc.running) throw new Error(`redis-server exited during start-up\n${proc.tail()}`);
-    if (await ping(host, port)) return;
+    if (await redisPing(host, port)) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error(`redis-server on port ${port} not ready after ${timeoutMs} ms\n${proc.tail()}`);
 }
 
-function ping(host: string, port: number): Promise<boolean> {
+/** Whether a Redis answers PING with PONG at host:port within a second. */
+export function redisPing(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     let reply = '';

@@ -40,18 +40,7 @@ export class ServiceProcess extends ManagedProcess {
 
   /** Resolves with the first log record matching `predicate` (already seen ones included). */
   waitForLog(predicate: (record: LogRecord) => boolean, timeoutMs: number, what = 'a matching log record'): Promise<LogRecord> {
-    let checked = 0;
-    return this.waitFor(
-      () => {
-        const records = this.logs();
-        for (; checked < records.length; checked++) {
-          if (predicate(records[checked]!)) return records[checked];
-        }
-        return undefined;
-      },
-      timeoutMs,
-      what,
-    );
+    return this.waitFor(firstMatch(() => this.logs(), predicate), timeoutMs, what);
   }
 }
 
@@ -64,6 +53,21 @@ export function startServiceProcess(name: ServiceName, env: NodeJS.ProcessEnv, o
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     ...(options.logFile === undefined ? {} : { logFile: options.logFile }),
   });
+}
+
+/**
+ * A probe for `waitFor`: the first record from index `from` on that matches `predicate`. It
+ * remembers how far it looked, so each call checks only the records that arrived since.
+ */
+export function firstMatch(records: () => readonly LogRecord[], predicate: (record: LogRecord) => boolean, from = 0): () => LogRecord | undefined {
+  let checked = from;
+  return () => {
+    const all = records();
+    for (; checked < all.length; checked++) {
+      if (predicate(all[checked]!)) return all[checked];
+    }
+    return undefined;
+  };
 }
 
 export function parseLogLine(line: string): LogRecord | undefined {
