@@ -114,8 +114,7 @@ export class DeviceControl {
 
   /** A broadcast with every answer so far; undefined when there is none with that id. */
   async broadcast(id: string): Promise<{ broadcast: BroadcastRecord; answers: BroadcastAnswer[] } | undefined> {
-    const broadcast = await this.db.commands.broadcasts.get(id);
-    return broadcast === undefined ? undefined : { broadcast, answers: await this.db.commands.broadcasts.answers(id) };
+    return this.db.commands.broadcasts.detail(id);
   }
 
   /**

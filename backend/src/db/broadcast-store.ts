@@ -1,5 +1,5 @@
 import type { Clock } from '@iot/common/clock';
-import { boolOrNull, jsonOrNull, num, numOrNull, type Row, type SqlAccess, strOrNull } from './sql-access.ts';
+import { boolOrNull, jsonOrNull, num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
 
 /** pending → sent (the broker took it) or failed (it did not). Answers are rows of their own. */
 export type BroadcastState = 'pending' | 'sent' | 'failed';
@@ -108,14 +108,24 @@ export class BroadcastStore {
 
   /** Every answer to a broadcast, by device id. */
   answers(id: string): Promise<BroadcastAnswer[]> {
-    return this.db.read(async (sql) =>
-      (await sql.rows('SELECT device_id, answered_at, ok, response_json FROM broadcast_answers WHERE broadcast_id = ? ORDER BY device_id', [id])).map((r) => ({
-        deviceId: String(r.device_id),
-        answeredAt: num(r.answered_at),
-        ok: boolOrNull(r.ok),
-        response: jsonOrNull(r.response_json),
-      })),
-    );
+    return this.db.read((sql) => answersOf(sql, id));
+  }
+
+  /**
+   * A broadcast with its answers. The counts are taken from the same answer rows, so they agree
+   * with the list even while devices are answering (two separate reads could each see another
+   * moment).
+   */
+  detail(id: string): Promise<{ broadcast: BroadcastRecord; answers: BroadcastAnswer[] } | undefined> {
+    return this.db.read(async (sql) => {
+      const rows = await sql.rows(`SELECT ${COLUMNS}, ${COUNTS} FROM broadcasts b WHERE b.id = ?`, [id]);
+      if (rows[0] === undefined) return undefined;
+      const answers = await answersOf(sql, id);
+      const ok = answers.filter((a) => a.ok === true).length;
+      const failed = answers.filter((a) => a.ok === false).length;
+      const broadcast = { ...toBroadcast(rows[0]), answers: { total: answers.length, ok, failed, notReported: answers.length - ok - failed } };
+      return { broadcast, answers };
+    });
   }
 
   /** The broadcasts one device answered, newest first, each with its answer. */
@@ -141,6 +151,15 @@ export class BroadcastStore {
   private update(statement: string, params: readonly unknown[]): Promise<boolean> {
     return this.db.transaction(async (sql) => (await sql.execute(statement, params)).affected > 0);
   }
+}
+
+async function answersOf(sql: Sql, id: string): Promise<BroadcastAnswer[]> {
+  return (await sql.rows('SELECT device_id, answered_at, ok, response_json FROM broadcast_answers WHERE broadcast_id = ? ORDER BY device_id', [id])).map((r) => ({
+    deviceId: String(r.device_id),
+    answeredAt: num(r.answered_at),
+    ok: boolOrNull(r.ok),
+    response: jsonOrNull(r.response_json),
+  }));
 }
 
 function toBroadcast(r: Row): BroadcastRecord {

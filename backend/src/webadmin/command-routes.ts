@@ -45,9 +45,9 @@ export function commandRoutes(options: { db: Database; control: CommandControl |
 
   router.get('/broadcasts/:id', async (req, res) => {
     const { id } = validate(broadcastParams, req.params);
-    const broadcast = await db.commands.broadcasts.get(id);
-    if (broadcast === undefined) throw new HttpError(404, 'unknown_broadcast', `id: no broadcast ${id}`);
-    res.json({ broadcast, answers: await db.commands.broadcasts.answers(id) });
+    const detail = await db.commands.broadcasts.detail(id);
+    if (detail === undefined) throw new HttpError(404, 'unknown_broadcast', `id: no broadcast ${id}`);
+    res.json(detail);
   });
 
   router.get('/devices/:id/broadcasts', async (req, res) => {
