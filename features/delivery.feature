@@ -50,3 +50,13 @@ Feature: Every recorded reading reaches the database exactly once
     When every device has recorded 100 readings
     Then every recorded reading is stored exactly once
     And both receivers stored part of the readings
+
+  Scenario: Several batches in flight while the broker and a receiver are killed
+    Given a system with Mosquitto, 2 receivers sharing one subscription and 2 simulated devices measuring every 0.01 seconds, sending up to 8 batches of 10 readings at once
+    When every device has recorded 100 readings
+    And the broker is killed and restarted
+    And every device has recorded 100 more readings
+    And the receiver is killed in the middle of a batch and restarted
+    And every device has recorded 100 more readings
+    Then every recorded reading is stored exactly once
+    And every device had more than one batch in flight at a time

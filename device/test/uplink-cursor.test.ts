@@ -43,7 +43,7 @@ describe('uplink cursor (mqtt_sender:last_id)', () => {
 
 describe('ack matching', () => {
   const tracker = new AckTracker({ logger: silentLogger() });
-  tracker.record({ name: '10-0..12-0', first: '10-0', last: '12-0', count: 3, sentAt: 0 });
+  tracker.record({ name: '10-0..12-0', after: '9-0', first: '10-0', last: '12-0', count: 3, sentAt: 0, epoch: 0 });
   const ack = (fields: Record<string, unknown>) => Buffer.from(JSON.stringify({ v: 1, stored: 3, duplicates: 0, rejected: 0, ...fields }));
 
   it('accepts an ack naming a batch published here with its last id', () => {
@@ -60,9 +60,9 @@ describe('ack matching', () => {
     expect(tracker.check(ack(fields))).toMatchObject({ ok: false, reason });
   });
 
-  it('forgets the oldest batches beyond 64', () => {
-    const many = new AckTracker({ logger: silentLogger() });
-    for (let i = 1; i <= 65; i++) many.record({ name: `${i}-0..${i}-0`, first: `${i}-0`, last: `${i}-0`, count: 1, sentAt: 0 });
+  it('forgets the oldest batches beyond the window and 64 more', () => {
+    const many = new AckTracker({ logger: silentLogger(), window: 4 });
+    for (let i = 1; i <= 69; i++) many.record({ name: `${i}-0..${i}-0`, after: `${i - 1}-0`, first: `${i}-0`, last: `${i}-0`, count: 1, sentAt: 0, epoch: 0 });
     expect(many.check(ack({ batch: '1-0..1-0', up_to: '1-0' })).ok).toBe(false);
     expect(many.check(ack({ batch: '2-0..2-0', up_to: '2-0' })).ok).toBe(true);
   });

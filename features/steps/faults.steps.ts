@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { When, Then } from '@cucumber/cucumber';
-import type { DeviceUnderTest } from '@iot/harness';
+import type { DeviceUnderTest, SystemOptions } from '@iot/harness';
 import { AofSizeTracker, powerCut } from '@iot/harness/faults';
 import { eventually } from '@iot/harness/testing';
 import { faultLasts } from '../support/fault-duration.ts';
@@ -53,9 +53,12 @@ When('the receiver is killed in the middle of a batch and restarted', async func
   const committed = receiver.logs().filter((r) => r.event === 'batch_committed').length;
   // Right after a commit, the next batches are in flight: in the broker, being parsed, or mid-transaction.
   await receiver.waitFor(() => (receiver.logs().filter((r) => r.event === 'batch_committed').length > committed ? true : undefined), 30_000, 'a committed batch');
-  // Restarted at once, as its supervisor would; the batches it dropped come again after the devices' ack timeout.
+  // Restarted at once, as its supervisor would, under the same client id and shared group; the
+  // batches it dropped come again after the devices' ack timeout.
+  const receivers = this.backend.receivers.length;
+  const group = (this.facts.system as SystemOptions | undefined)?.sharedGroup;
   await receiver.kill();
-  await this.backend.startReceiver({ clientId: 'receiver-1', env: { LOG_LEVEL: 'debug' } });
+  await this.backend.startReceiver({ clientId: `receiver-${receivers}`, ...(group === undefined ? {} : { group }), env: { LOG_LEVEL: 'debug' } });
 });
 
 When('the database is down for {int} seconds', async function (this: SystemWorld, seconds: number) {

@@ -51,6 +51,21 @@ Given('a system with {broker}, {int} receivers sharing one subscription and {int
   await this.startSystem({ broker, devices, intervalSeconds: interval, receivers, sharedGroup: 'ingest' });
 });
 
+Given(
+  'a system with {broker}, {int} receivers sharing one subscription and {int} simulated devices measuring every {float} seconds, sending up to {int} batches of {int} readings at once',
+  async function (this: SystemWorld, broker: BrokerKind, receivers: number, devices: number, interval: number, window: number, batch: number) {
+    await this.startSystem({
+      broker,
+      devices,
+      intervalSeconds: interval,
+      receivers,
+      sharedGroup: 'ingest',
+      // Debug logs: the scenario checks the uplinks' batch_published records for batches in flight.
+      uplinkEnv: { UPLINK_WINDOW: String(window), UPLINK_BATCH_MAX_COUNT: String(batch), LOG_LEVEL: 'debug' },
+    });
+  },
+);
+
 /** Waits until every device recorded `count` readings since this step began (across restarts). */
 async function recordMore(world: SystemWorld, count: number): Promise<void> {
   const start = new Map([...world.devices].map(([id, d]) => [id, d.history().length]));
@@ -73,4 +88,13 @@ Then('every recorded reading is stored exactly once', async function (this: Syst
     { lost: 0, duplicated: 0, corrupted: 0 },
     `checker: ${JSON.stringify(report)}`,
   );
+});
+
+Then('every device had more than one batch in flight at a time', function (this: SystemWorld) {
+  for (const [id, device] of this.devices) {
+    const published = device.processes().flatMap((p) => p.logs().filter((r) => r.event === 'batch_published'));
+    const most = Math.max(0, ...published.map((r) => Number(r.in_flight ?? 0)));
+    // in_flight counts the batch just published with those before it still unconfirmed.
+    assert.ok(most > 1, `device ${id}: at most ${most} batch(es) in flight among ${published.length} publications`);
+  }
 });

@@ -4,16 +4,20 @@ import { type Ack, decodeAck } from '@iot/common/protocol';
 /** A batch this process published: what an ack must name to count. */
 export interface SentBatch {
   name: string;
+  /** The read position the batch was read after (send-window.ts). */
+  after: string | undefined;
   first: string;
   last: string;
   count: number;
   sentAt: number;
+  /** The send window's epoch when the batch was read. */
+  epoch: number;
 }
 
 export type AckVerdict = { ok: true; batch: SentBatch; ack: Ack } | { ok: false; reason: 'invalid' | 'unknown_batch' | 'up_to_mismatch'; detail: string };
 
-/** Batches remembered: the one in flight plus earlier publications whose acks may still arrive late. */
-const REMEMBERED = 64;
+/** Batches remembered beyond the window: earlier publications whose acks may still arrive late. */
+const REMEMBERED_BEYOND_WINDOW = 64;
 
 /**
  * Recognises acknowledgements of this process's own batches. An ack counts only if it names a
@@ -25,16 +29,19 @@ const REMEMBERED = 64;
 export class AckTracker {
   private readonly sent = new Map<string, SentBatch>();
   private readonly logger: Logger;
+  private readonly remembered: number;
 
-  constructor(options: { logger: Logger }) {
+  /** `window`: how many batches may be in flight at once (UPLINK_WINDOW). */
+  constructor(options: { logger: Logger; window?: number }) {
     this.logger = options.logger;
+    this.remembered = (options.window ?? 1) + REMEMBERED_BEYOND_WINDOW;
   }
 
-  /** Remembers a published batch (the oldest of {@link REMEMBERED} is forgotten). */
+  /** Remembers a published batch (beyond the window and 64 more, the oldest is forgotten). */
   record(batch: SentBatch): void {
     this.sent.delete(batch.name);
     this.sent.set(batch.name, batch);
-    while (this.sent.size > REMEMBERED) {
+    while (this.sent.size > this.remembered) {
       const oldest = this.sent.keys().next().value;
       if (oldest === undefined) break;
       this.sent.delete(oldest);

@@ -10,6 +10,7 @@ import type { RedisMemory } from './redis-memory.ts';
 import type { SenderSettingsReader } from './sender-settings.ts';
 import { isAfter, xreadId } from './stream-cursor.ts';
 import type { StreamTrimmer } from './stream-trimmer.ts';
+import { SendWindow } from './send-window.ts';
 import { Wakeup } from './wakeup.ts';
 
 export interface BatchSenderOptions {
@@ -30,6 +31,8 @@ export interface BatchSenderOptions {
   /** The readings topic of this device. */
   topic: string;
   limits: BatchLimits;
+  /** UPLINK_WINDOW: batches in flight at once. */
+  window: number;
   ackTimeoutMs: number;
   /** Trim at most this often while acks arrive (always after an ack while Redis is full). */
   trimEveryMs?: number;
@@ -50,15 +53,19 @@ const MAX_BACKOFF_MS = 2000;
 const PROBLEMS_REMEMBERED = 1000;
 
 /**
- * The uplink's send loop: stop-and-wait, one batch in flight (docs/delivery-guarantee.md §1). It reads the entries
- * after the confirmed cursor from Redis, publishes them as one batch (QoS 1), and waits for the
- * receiver's ack; the ack, handled in {@link handleAck}, moves the cursor. Without an ack in time,
- * or after a reconnect, the next round reads from the cursor again and re-publishes: the payload is
- * never kept, so memory stays bounded by one batch however long the backlog.
+ * The uplink's send loop (docs/delivery-guarantee.md §1, §3). It reads the entries after the
+ * confirmed cursor from Redis and publishes them as batches (QoS 1), up to `window` batches in
+ * flight, each read right after the one before (send-window.ts). Acks, handled in
+ * {@link handleAck}, may come in any order; the cursor moves over the acknowledged stretches that
+ * join it. Without an ack in time, or after a reconnect, the window is dropped and the next round
+ * reads from the cursor again: payloads are never kept, so memory stays bounded by the window
+ * however long the backlog.
  *
- * Pacing follows the original's keys: `mqtt_sender:enabled` "0" pauses; `mqtt_sender:interval`
- * allows one batch per interval unless a full batch waits, so a backlog drains at full speed while
- * live readings are collected for up to one interval.
+ * Pacing: `mqtt_sender:enabled` "0" pauses. Where `mqtt_sender:interval` is set, it keeps the
+ * original's meaning, one batch per interval unless a full batch waits. Where it is not set,
+ * batching is adaptive, as Nagle's algorithm: with nothing in flight a new reading goes out at
+ * once; while batches are in flight, new readings collect into the next batch, which goes out
+ * when it is full or when the window empties.
  */
 export class BatchSender {
   private backlogState: BacklogState | undefined;
@@ -70,18 +77,27 @@ export class BatchSender {
   private paused = false;
   private failures = 0;
   private lastFailure = '';
+  /** The broker connection the batches in flight went out on. */
+  private generation = -1;
   private readonly logged = new Set<string>();
   private readonly wakeup: Wakeup;
+  private readonly window: SendWindow;
   private readonly options: BatchSenderOptions;
 
   constructor(options: BatchSenderOptions) {
     this.options = options;
     this.wakeup = new Wakeup(options.clock);
+    this.window = new SendWindow(options.window);
   }
 
   /** Whether entries wait after the cursor (undefined until the first read). */
   get backlog(): BacklogState | undefined {
     return this.backlogState;
+  }
+
+  /** Batches published and not yet covered by the cursor. */
+  get inFlight(): number {
+    return this.window.inFlight.length;
   }
 
   /** Ends any wait early: the link went down, or an ack moved the cursor. */
@@ -104,8 +120,9 @@ export class BatchSender {
   }
 
   /**
-   * An acknowledgement arrived: if it names a batch published here and lies after the cursor, the
-   * cursor moves there (docs/delivery-guarantee.md §3). Never throws.
+   * An acknowledgement arrived: if it names a batch published here, read since Redis last
+   * connected, its stretch is recorded and the cursor moves over every stretch that now joins it
+   * (docs/delivery-guarantee.md §3). Never throws.
    */
   handleAck(payload: Buffer): void {
     const { acks, cursor, logger, clock } = this.options;
@@ -121,22 +138,40 @@ export class BatchSender {
       rejected: ack.rejected,
       latency_ms: clock.now() - batch.sentAt,
     };
+    if (batch.epoch !== this.window.epoch || !cursor.ready) {
+      // Read before Redis reconnected: the stream may since have other entries under these ids.
+      logger.debug({ event: 'ack_stale', ...fields, reason: 'redis_reconnected' }, 'acknowledgement of a batch read before Redis reconnected; ignored');
+      return;
+    }
     const before = cursor.confirmed;
-    if (!cursor.advance(ack.up_to)) {
-      logger.debug({ event: 'ack_stale', ...fields, cursor: before ?? null }, 'acknowledgement of a batch already confirmed');
+    const moved = this.window.acknowledge({ after: batch.after, last: batch.last }, before);
+    if (moved === undefined || !cursor.advance(moved)) {
+      const early = isAfter(batch.last, before);
+      logger.debug(
+        { event: early ? 'ack_early' : 'ack_stale', ...fields, cursor: before ?? null },
+        early ? 'acknowledgement before an earlier batch\'s; kept until that one arrives' : 'acknowledgement of a batch already confirmed',
+      );
       return;
     }
     logger.debug({ event: 'batch_acked', ...fields }, 'batch acknowledged by the receiver');
-    logger.debug({ event: 'cursor_advanced', from: before ?? null, to: ack.up_to }, 'cursor advanced');
+    logger.debug({ event: 'cursor_advanced', from: before ?? null, to: moved }, 'cursor advanced');
     this.wakeup.wake();
   }
 
   private async round(signal: AbortSignal): Promise<void> {
-    const { link, cursor, settings, clock, logger, topic } = this.options;
+    const { link, cursor, settings, clock, logger, topic, ackTimeoutMs } = this.options;
     await link.whenReady(signal);
     if (signal.aborted) return;
-    if (!cursor.ready) await cursor.load();
+    if (!cursor.ready) {
+      await cursor.load();
+      this.window.newEpoch();
+    }
     if (cursor.unsaved) await cursor.flush();
+    if (link.generation !== this.generation) {
+      // A new connection: what was in flight on the old one may be lost; read it again.
+      this.window.resend();
+      this.generation = link.generation;
+    }
 
     const now = clock.now();
     const current = await settings.current(now);
@@ -146,10 +181,29 @@ export class BatchSender {
       return;
     }
     this.setPaused(false);
+    await this.maybeTrim();
 
-    const from = cursor.confirmed;
+    const oldest = this.window.oldest;
+    if (oldest !== undefined && now - oldest.sentAt >= ackTimeoutMs) {
+      logger.warn(
+        { event: 'ack_timeout', batch: oldest.name, count: oldest.count, in_flight: this.window.inFlight.length, timeout_ms: ackTimeoutMs },
+        'no acknowledgement in time; publishing again from the cursor',
+      );
+      this.window.resend();
+    }
+    if (this.window.full) {
+      await this.waitForAcks(now, signal);
+      return;
+    }
+
+    const from = this.window.readPosition(cursor.confirmed);
     const batch = await this.nextBatch(from, now);
     if (batch === undefined) {
+      if (!this.window.empty) {
+        this.setBacklog(false, now);
+        await this.waitForAcks(now, signal);
+        return;
+      }
       this.setBacklog(true, now);
       // Caught up: trim what the last acks confirmed, so an idle stream keeps exactly its history.
       await this.maybeTrim();
@@ -157,27 +211,35 @@ export class BatchSender {
       return;
     }
     this.setBacklog(false, now);
-    const due = this.lastPublishAt + current.sendIntervalSeconds * 1000;
-    if (!batch.full && now < due) {
-      // Live readings: collect them until the interval is up (re-read then; nothing is kept).
-      await this.wakeup.wait(Math.min(due - now, POLL_MS), signal);
-      return;
+    if (!batch.full) {
+      const interval = current.sendIntervalSeconds;
+      if (interval !== undefined) {
+        const due = this.lastPublishAt + interval * 1000;
+        if (now < due) {
+          // Live readings: collect them until the interval is up (re-read then; nothing is kept).
+          await this.wakeup.wait(Math.min(due - now, POLL_MS), signal);
+          return;
+        }
+      } else if (!this.window.empty) {
+        // Adaptive: a part batch waits while others are in flight, collecting what comes meanwhile.
+        await this.waitForAcks(now, signal);
+        return;
+      }
     }
 
-    const generation = link.generation;
     if (!link.publish(topic, batch.payload, { qos: 1 })) return;
-    this.published(batch, now);
-    const outcome = await this.awaitAck(batch, generation, signal);
-    if (outcome === 'timeout') {
-      logger.warn(
-        { event: 'ack_timeout', batch: batch.name, count: batch.count, timeout_ms: this.options.ackTimeoutMs },
-        'no acknowledgement in time; publishing again from the cursor',
-      );
-    }
-    if (outcome === 'acked') await this.maybeTrim();
+    this.window.add({ name: batch.name, after: from, last: batch.last, count: batch.count, sentAt: now });
+    this.published(batch, from, now);
   }
 
-  /** Reads after the cursor (one entry more than a batch holds, to know whether more wait) and builds the batch. */
+  /** Waits for an ack to move the cursor, at most until the oldest batch in flight times out. */
+  private async waitForAcks(now: number, signal: AbortSignal): Promise<void> {
+    const oldest = this.window.oldest;
+    const left = oldest === undefined ? POLL_MS : oldest.sentAt + this.options.ackTimeoutMs - now;
+    await this.wakeup.wait(Math.max(1, Math.min(left, POLL_MS)), signal);
+  }
+
+  /** Reads after `after` (one entry more than a batch holds, to know whether more wait) and builds the batch. */
   private async nextBatch(after: string | undefined, now: number): Promise<Batch | undefined> {
     const { redis, limits, deviceId, meta } = this.options;
     const reply = await redis.xread('COUNT', limits.maxCount + 1, 'STREAMS', STREAM_KEY, xreadId(after));
@@ -192,14 +254,22 @@ export class BatchSender {
     await this.options.blockingRedis.xread('COUNT', 1, 'BLOCK', blockMs, 'STREAMS', STREAM_KEY, xreadId(after));
   }
 
-  private published(batch: Batch, now: number): void {
+  private published(batch: Batch, after: string | undefined, now: number): void {
     const { acks, logger } = this.options;
-    acks.record({ name: batch.name, first: batch.first, last: batch.last, count: batch.count, sentAt: now });
-    const again = this.lastPublishedFirst === batch.first;
+    acks.record({ name: batch.name, after, first: batch.first, last: batch.last, count: batch.count, sentAt: now, epoch: this.window.epoch });
+    const again = this.lastPublishedFirst !== undefined && !isAfter(batch.first, this.lastPublishedFirst);
     this.lastPublishAt = now;
     this.lastPublishedFirst = batch.first;
     logger.debug(
-      { event: 'batch_published', batch: batch.name, count: batch.count, bytes: batch.payload.length, full: batch.full, again },
+      {
+        event: 'batch_published',
+        batch: batch.name,
+        count: batch.count,
+        bytes: batch.payload.length,
+        full: batch.full,
+        in_flight: this.window.inFlight.length,
+        again,
+      },
       again ? 'batch published again' : 'batch published',
     );
     for (const { id, problem } of batch.problems) {
@@ -207,19 +277,6 @@ export class BatchSender {
       if (this.logged.size >= PROBLEMS_REMEMBERED) this.logged.clear();
       this.logged.add(id);
       logger.warn({ event: 'entry_unparseable', id, problem }, 'stream entry is not a reading; sent raw so the receiver records it as rejected');
-    }
-  }
-
-  /** Waits until the cursor covers `batch`, the connection changes, or the ack timeout passes. */
-  private async awaitAck(batch: Batch, generation: number, signal: AbortSignal): Promise<'acked' | 'timeout' | 'interrupted'> {
-    const { clock, cursor, link } = this.options;
-    const deadline = clock.now() + this.options.ackTimeoutMs;
-    for (;;) {
-      if (!isAfter(batch.last, cursor.confirmed)) return 'acked';
-      if (signal.aborted || !link.ready || link.generation !== generation) return 'interrupted';
-      const left = deadline - clock.now();
-      if (left <= 0) return 'timeout';
-      await this.wakeup.wait(left, signal);
     }
   }
 

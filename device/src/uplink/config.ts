@@ -32,6 +32,8 @@ export const uplinkEnv = {
   UPLINK_BATCH_MAX_COUNT: env.integer(1, 10_000).prefault('500'),
   /** Bytes per batch payload; at most the protocol's payload limit, so the receiver never refuses a batch for its size. */
   UPLINK_BATCH_MAX_BYTES: env.integer(1024, MAX_PAYLOAD_BYTES).prefault(String(128 * 1024)),
+  /** Batches in flight at once; acks may come out of order, the cursor moves over the acked prefix (docs/delivery-guarantee.md §1). */
+  UPLINK_WINDOW: env.integer(1, 64).prefault('4'),
   /** Seconds to wait for the receiver's ack before the batch is published again from the cursor. */
   UPLINK_ACK_TIMEOUT_SECONDS: env.number(0.05, 3600).prefault('10'),
   /** Confirmed entries kept in the stream behind the cursor, for the local dashboard. */

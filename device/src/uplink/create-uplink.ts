@@ -62,6 +62,7 @@ export function createUplink(options: CreateUplinkOptions): UplinkService {
     clock,
     logger,
     limits: { maxCount: config.UPLINK_BATCH_MAX_COUNT, maxBytes: config.UPLINK_BATCH_MAX_BYTES },
+    window: config.UPLINK_WINDOW,
     ackTimeoutMs: config.UPLINK_ACK_TIMEOUT_SECONDS * 1000,
     history: config.UPLINK_HISTORY,
     statusIntervalMs: config.UPLINK_STATUS_SECONDS * 1000,

@@ -5,16 +5,17 @@ import { REDIS_KEY } from '@iot/common/protocol';
 export interface SenderSettings {
   /** `mqtt_sender:enabled` is not "0". */
   sending: boolean;
-  /** `mqtt_sender:interval`: at most one batch per this many seconds unless a full batch waits. */
-  sendIntervalSeconds: number;
+  /**
+   * `mqtt_sender:interval` where it is set: at most one batch per this many seconds unless a full
+   * batch waits. Undefined where it is not set (or not a number): adaptive batching (batch-sender.ts).
+   */
+  sendIntervalSeconds: number | undefined;
   /** `measurement:enabled` is not "0" (for the status). */
   measuring: boolean;
   /** `measurement:interval`, or the sensor's default (for the status). */
   measurementIntervalSeconds: number;
 }
 
-/** The original's uplink interval (docs/original-system.md §5). */
-export const DEFAULT_SEND_INTERVAL_SECONDS = 1;
 /** Settings are read at most this often (the brief: "check these keys at most every ~1 s"). */
 export const SETTINGS_MAX_AGE_MS = 1000;
 const MAX_SEND_INTERVAL_SECONDS = 3600;
@@ -39,7 +40,7 @@ export class SenderSettingsReader {
     this.defaultMeasurementIntervalSeconds = options.defaultMeasurementIntervalSeconds;
     this.last = {
       sending: true,
-      sendIntervalSeconds: DEFAULT_SEND_INTERVAL_SECONDS,
+      sendIntervalSeconds: undefined,
       measuring: true,
       measurementIntervalSeconds: options.defaultMeasurementIntervalSeconds,
     };
@@ -57,7 +58,7 @@ export class SenderSettingsReader {
       );
       this.last = {
         sending: sending !== '0',
-        sendIntervalSeconds: this.seconds(REDIS_KEY.senderInterval, sendInterval ?? null, DEFAULT_SEND_INTERVAL_SECONDS, MAX_SEND_INTERVAL_SECONDS),
+        sendIntervalSeconds: this.seconds(REDIS_KEY.senderInterval, sendInterval ?? null, undefined, MAX_SEND_INTERVAL_SECONDS),
         measuring: measuring !== '0',
         measurementIntervalSeconds: this.seconds(
           REDIS_KEY.measurementInterval,
@@ -78,7 +79,7 @@ export class SenderSettingsReader {
     return this.last;
   }
 
-  private seconds(key: string, raw: string | null, fallback: number, max: number): number {
+  private seconds<F extends number | undefined>(key: string, raw: string | null, fallback: F, max: number): number | F {
     if (raw === null || raw.trim() === '') return fallback;
     const value = Number(raw);
     if (Number.isFinite(value) && value >= 0 && value <= max) {
@@ -87,7 +88,10 @@ export class SenderSettingsReader {
     }
     if (this.warned.get(key) !== raw) {
       this.warned.set(key, raw);
-      this.logger.warn({ event: 'bad_setting', key, value: raw, using: fallback }, `${key} must be a number of seconds from 0 to ${max}; using the default`);
+      this.logger.warn(
+        { event: 'bad_setting', key, value: raw, using: fallback ?? 'adaptive' },
+        `${key} must be a number of seconds from 0 to ${max}; using the default${fallback === undefined ? ' (adaptive batching)' : ''}`,
+      );
     }
     return fallback;
   }

@@ -113,7 +113,7 @@ export class StatusReporter {
     // At most one change-driven status per settle time, so a backlog at the edge cannot flap it.
     if (now - this.lastPublishedAt < SETTLE_MS) return undefined;
     if (backlog.empty) return 'backlog_empty';
-    const settleMs = SETTLE_MS + this.options.settings.known.sendIntervalSeconds * 1000;
+    const settleMs = SETTLE_MS + (this.options.settings.known.sendIntervalSeconds ?? 0) * 1000;
     return now - backlog.since >= settleMs ? 'backlog_building' : undefined;
   }
 

@@ -47,6 +47,8 @@ export interface UplinkServiceOptions {
   clock: Clock;
   logger: Logger;
   limits: BatchLimits;
+  /** Batches in flight at once (UPLINK_WINDOW). */
+  window: number;
   ackTimeoutMs: number;
   /** UPLINK_HISTORY: confirmed entries kept behind the cursor. */
   history: number;
@@ -142,7 +144,7 @@ export class UplinkService implements Service {
       cursor: this.cursor,
       settings,
       trimmer,
-      acks: new AckTracker({ logger }),
+      acks: new AckTracker({ logger, window: options.window }),
       memory,
       clock,
       logger,
@@ -150,6 +152,7 @@ export class UplinkService implements Service {
       ...(options.meta === undefined ? {} : { meta: options.meta }),
       topic: this.topic.readings,
       limits: options.limits,
+      window: options.window,
       ackTimeoutMs: options.ackTimeoutMs,
       ...(options.trimEveryMs === undefined ? {} : { trimEveryMs: options.trimEveryMs }),
     });
@@ -174,7 +177,7 @@ export class UplinkService implements Service {
     this.link.start();
     this.loops = Promise.all([this.sender.run(signal), this.status.run(signal), this.retryLoop(signal)]);
     this.options.logger.info(
-      { event: 'uplink_started', device: this.options.deviceId, readings_topic: this.topic.readings, ...this.options.limits, ack_timeout_ms: this.options.ackTimeoutMs },
+      { event: 'uplink_started', device: this.options.deviceId, readings_topic: this.topic.readings, ...this.options.limits, window: this.options.window, ack_timeout_ms: this.options.ackTimeoutMs },
       'uplink started',
     );
   }

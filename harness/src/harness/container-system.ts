@@ -119,7 +119,7 @@ export class ContainerSystem implements SystemUnderTest {
         intervalSeconds: options.intervalSeconds,
         redisDir,
         networks: { device: this.scope.name(id), ...networks },
-        uplinkEnv: { MQTT_KEEPALIVE_SECONDS: '5' },
+        uplinkEnv: { MQTT_KEEPALIVE_SECONDS: '5', ...options.uplinkEnv },
       });
       this.devices.set(id, device);
       this.links.set(id, new ContainerLink(networks.backend, device.uplink));

@@ -56,7 +56,7 @@ export class ProcessSystem implements SystemUnderTest {
         intervalSeconds: options.intervalSeconds,
         withButton: options.withButton ?? false,
         controlDir: this.controlDir.path,
-        uplinkEnv: { MQTT_KEEPALIVE_SECONDS: '5' },
+        uplinkEnv: { MQTT_KEEPALIVE_SECONDS: '5', ...options.uplinkEnv },
       });
       this.devices.set(id, await device.start());
     }

@@ -101,6 +101,8 @@ export interface SystemOptions {
   withButton?: boolean;
   /** Device logins the broker knows but no simulated device uses: a hostile device's own credentials. */
   provisionedOnly?: readonly string[];
+  /** Extra env of every device's uplink, e.g. UPLINK_WINDOW. */
+  uplinkEnv?: Readonly<Record<string, string>>;
 }
 
 /** A whole running system: backend, devices, their links; {@link dispose} removes all of it. */
