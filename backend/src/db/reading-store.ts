@@ -42,6 +42,13 @@ export interface ReadingsMeta {
   shutdowns?: readonly ShutdownMarker[];
 }
 
+/** One device's batch in a group transaction ({@link ReadingStore.storeGroup}). */
+export interface GroupBatch {
+  deviceId: string;
+  readings: readonly NewReading[];
+  meta: ReadingsMeta;
+}
+
 export interface ShutdownMarker {
   bootId: string;
   /** The boot's last sequence number. */
@@ -151,12 +158,85 @@ export class ReadingStore {
     return total;
   }
 
+  /**
+   * Stores the batches of several devices in one transaction (the receiver's group commit): one
+   * COMMIT, and so one log flush, for all of them, and multi-row statements across devices where
+   * the per-batch path ({@link storeReadings}) sends one per batch. Each batch keeps the meaning it
+   * has there (devices, boots, counters, rollup marks, shutdown markers, conflicts), and the
+   * results come back in the order of `batches`. Each batch may hold at most
+   * {@link STORE_CHUNK_READINGS} readings; a larger one goes through {@link storeReadings}.
+   *
+   * The readings of all batches go in as one multi-row INSERT (per {@link INSERT_CHUNK_ROWS}
+   * rows). When it inserted every row, each boot's counter learns its row count; when some were
+   * duplicates, the INSERT is rolled back to a savepoint and done again per batch and boot, as
+   * {@link storeChunk} does, so the counters learn exactly which batch and boot inserted what.
+   * All or nothing: one failure rolls the whole group back.
+   */
+  storeGroup(batches: readonly GroupBatch[]): Promise<StoreResult[]> {
+    const oversized = batches.find((b) => b.readings.length > STORE_CHUNK_READINGS);
+    if (oversized !== undefined) throw new RangeError(`a batch in a group holds at most ${STORE_CHUNK_READINGS} readings; device ${oversized.deviceId} sent ${oversized.readings.length}`);
+    const now = this.clock.now();
+    // Sorted by device (stable): every group locks the device rows it touches in the same order,
+    // so two groups running at once cannot deadlock on them.
+    const order = batches.map((_, i) => i).sort((a, b) => compare(batches[a]!.deviceId, batches[b]!.deviceId) || a - b);
+    const prepared = order.map((index) => {
+      const batch = batches[index]!;
+      const receivedAt = batch.meta.receivedAt ?? now;
+      return { index, batch, receivedAt, groups: groupByBoot(batch.deviceId, batch.readings, receivedAt) };
+    });
+    return this.db.transaction(async (sql) => {
+      await this.upsertDevices(
+        sql,
+        prepared.map((p) => ({ deviceId: p.batch.deviceId, meta: p.batch.meta, at: p.receivedAt })),
+      );
+      const boots = new Map<string, unknown[]>();
+      for (const p of prepared) {
+        for (const r of p.batch.readings) if (r.bootId !== null) boots.set(`${p.batch.deviceId}\u0000${r.bootId}`, [p.batch.deviceId, r.bootId, p.receivedAt]);
+      }
+      if (boots.size > 0) await this.db.insertSkippingDuplicates(sql, 'boots', ['device_id', 'boot_id', 'first_seen_at'], [...boots.values()], ['device_id', 'boot_id']);
+      const inserted = await this.insertGroupRows(sql, prepared.map((p) => p.groups));
+      const results = new Array<StoreResult>(batches.length);
+      for (const [k, p] of prepared.entries()) {
+        const { deviceId, readings, meta } = p.batch;
+        const counts = inserted[k]!;
+        const stored = counts.reduce((sum, n) => sum + n, 0);
+        const written: BootWrite[] = p.groups.flatMap((g, j) => (g.boot === undefined ? [] : [{ ...g.boot, inserted: counts[j]! }]));
+        const duplicates = readings.length - stored;
+        await this.integrity.recordStoredIn(sql, deviceId, written, stored, duplicates);
+        for (const marker of meta.shutdowns ?? []) await this.shutdownIn(sql, deviceId, marker, p.receivedAt);
+        if (stored > 0) await this.rollups.markDirty(sql, deviceId, readings.map((r) => r.measuredAt));
+        const conflicts = duplicates > 0 ? await this.findConflicts(sql, deviceId, readings) : [];
+        results[p.index] = { stored, duplicates, conflicts };
+      }
+      return results;
+    });
+  }
+
+  /** Rows inserted per batch and boot group: all in one go if none is a duplicate, else group by group. */
+  private async insertGroupRows(sql: Sql, batches: readonly BootGroup[][]): Promise<number[][]> {
+    const all = batches.flatMap((groups) => groups.flatMap((g) => g.rows));
+    await sql.execute('SAVEPOINT group_rows');
+    const inserted = await this.db.insertSkippingDuplicates(sql, 'readings', READING_COLUMNS, all, ['device_id', 'reading_key']);
+    if (inserted === all.length) {
+      await sql.execute('RELEASE SAVEPOINT group_rows');
+      return batches.map((groups) => groups.map((g) => g.rows.length));
+    }
+    await sql.execute('ROLLBACK TO SAVEPOINT group_rows');
+    const counts: number[][] = [];
+    for (const groups of batches) {
+      const own: number[] = [];
+      for (const group of groups) own.push(await this.db.insertSkippingDuplicates(sql, 'readings', READING_COLUMNS, group.rows, ['device_id', 'reading_key']));
+      counts.push(own);
+    }
+    return counts;
+  }
+
   private storeChunk(deviceId: string, readings: readonly NewReading[], meta: ReadingsMeta, receivedAt: number, shutdowns: readonly ShutdownMarker[]): Promise<StoreResult> {
     const groups = groupByBoot(deviceId, readings, receivedAt);
     return this.db.transaction(async (sql) => {
       // First: the device row's lock serialises the batches of one device (MariaDB), so their
       // counter updates below cannot deadlock.
-      await this.upsertDevice(sql, deviceId, meta, receivedAt);
+      await this.upsertDevices(sql, [{ deviceId, meta, at: receivedAt }]);
       const bootIds = [...new Set(readings.flatMap((r) => (r.bootId === null ? [] : [r.bootId])))];
       await this.insertBoots(sql, deviceId, bootIds, receivedAt);
       let stored = 0;
@@ -283,12 +363,13 @@ export class ReadingStore {
     return this.integrity.gaps(deviceId);
   }
 
-  private async upsertDevice(sql: Sql, deviceId: string, meta: ReadingsMeta, at: number): Promise<void> {
+  /** One statement for all rows; a device given twice is upserted twice, in the order given. */
+  private async upsertDevices(sql: Sql, devices: readonly { deviceId: string; meta: ReadingsMeta; at: number }[]): Promise<void> {
     const keep = (column: string) => `${column} = COALESCE(${this.db.inserted(column)}, ${column})`;
-    const upsert = this.db.upsert(
+    const upsert = this.db.upsertRows(
       'devices',
       ['id', 'protocol', 'device_type', 'app_id', 'app_name', 'first_seen_at', 'last_seen_at'],
-      [deviceId, meta.protocol, meta.deviceType ?? null, meta.appId ?? null, meta.appName ?? null, at, at],
+      devices.map(({ deviceId, meta, at }) => [deviceId, meta.protocol, meta.deviceType ?? null, meta.appId ?? null, meta.appName ?? null, at, at]),
       ['id'],
       [
         `protocol = ${this.db.inserted('protocol')}`,
@@ -343,6 +424,10 @@ export class ReadingStore {
     }
     return conflicts;
   }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function sameValues(a: Readonly<Record<string, SensorValue>>, b: Readonly<Record<string, SensorValue>>): boolean {

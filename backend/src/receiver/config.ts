@@ -2,7 +2,9 @@ import { ConfigError, env, parseEnv, topicEnv, z } from '@iot/common/config';
 import { checkMqttEnv, mqttEnv } from '@iot/common/mqtt-env';
 import { MAX_ORIGINAL_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES } from '@iot/common/protocol';
 import { parseDatabaseUrl } from '../db/database-config.ts';
+import { DEFAULT_GROUP_COMMIT, type GroupCommitLimits } from './group-commit.ts';
 import { limitsEnv } from './limits.ts';
+import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_IN_FLIGHT_BYTES } from './receiver.ts';
 
 export const receiverEnv = {
   ...mqttEnv,
@@ -32,7 +34,18 @@ export const receiverEnv = {
   RECEIVER_MAX_PAYLOAD_BYTES: env.integer(1024, 16 * 1024 * 1024).prefault(String(MAX_PAYLOAD_BYTES)),
   /** Largest original-format readings message (`values`): the original sends its whole backlog as one (docs/protocol.md §9). */
   RECEIVER_MAX_ORIGINAL_PAYLOAD_BYTES: env.integer(1024, 256 * 1024 * 1024).prefault(String(MAX_ORIGINAL_PAYLOAD_BYTES)),
-  RECEIVER_MAX_CONCURRENT: env.integer(1, 256).prefault('16'),
+  /** Messages in process at once, those waiting for a group transaction included; beyond it the receiver stops reading from the broker. */
+  RECEIVER_MAX_CONCURRENT: env.integer(1, 100_000).prefault(String(DEFAULT_MAX_CONCURRENT)),
+  /** Payload bytes of the messages in process at once; beyond it, too, the receiver stops reading. */
+  RECEIVER_MAX_IN_FLIGHT_BYTES: env.integer(64 * 1024, 4 * 1024 * 1024 * 1024).prefault(String(DEFAULT_MAX_IN_FLIGHT_BYTES)),
+  /** Batches in one group transaction (1 = every batch in its own transaction, as before group commit). */
+  RECEIVER_GROUP_MAX_BATCHES: env.integer(1, 10_000).prefault(String(DEFAULT_GROUP_COMMIT.maxBatches)),
+  /** Readings in one group transaction; a batch with more is stored on its own. */
+  RECEIVER_GROUP_MAX_READINGS: env.integer(1, 1_000_000).prefault(String(DEFAULT_GROUP_COMMIT.maxReadings)),
+  /** Payload bytes of the batches in one group transaction. */
+  RECEIVER_GROUP_MAX_BYTES: env.integer(1024, 1024 * 1024 * 1024).prefault(String(DEFAULT_GROUP_COMMIT.maxBytes)),
+  /** Group transactions at once. */
+  RECEIVER_GROUP_WRITERS: env.integer(1, 64).prefault(String(DEFAULT_GROUP_COMMIT.writers)),
   /** Refresh the chart rollups in this process (one receiver at a time does, by a lease in the database). */
   RECEIVER_ROLLUPS: env.boolean().prefault('true'),
   /** How long the rollup lease lasts unrenewed: after a holder dies, another receiver takes over within this. */
@@ -46,4 +59,13 @@ export type ReceiverConfig = z.infer<typeof receiverConfigSchema>;
 
 export function parseReceiverConfig(environment: NodeJS.ProcessEnv): ReceiverConfig {
   return parseEnv('receiver', receiverConfigSchema, environment);
+}
+
+export function groupCommitFromConfig(config: ReceiverConfig): GroupCommitLimits {
+  return {
+    maxBatches: config.RECEIVER_GROUP_MAX_BATCHES,
+    maxReadings: config.RECEIVER_GROUP_MAX_READINGS,
+    maxBytes: config.RECEIVER_GROUP_MAX_BYTES,
+    writers: config.RECEIVER_GROUP_WRITERS,
+  };
 }

@@ -14,6 +14,11 @@ export function databaseIngestStore(db: Database): IngestStore {
       await answerSendMeasurements(db, deviceId, readings, result, meta.receivedAt);
       return result;
     },
+    async storeBatches(batches) {
+      const results = await db.readings.storeGroup(batches);
+      for (const [i, batch] of batches.entries()) await answerSendMeasurements(db, batch.deviceId, batch.readings, results[i]!, batch.meta.receivedAt);
+      return results;
+    },
     async recordRejections(rejections) {
       await db.rejections.recordRejections(rejections);
     },

@@ -1,5 +1,6 @@
 import type { DeviceStatus } from '@iot/common/protocol';
 import type { ConfigKeyError, DesiredConfigRecord, NewReading, NewRejection, ReadingsMeta, StoreResult } from '../db/index.ts';
+import type { GroupBatch } from '../db/reading-store.ts';
 
 /**
  * What the receiver needs from the database; implemented over the stores (database-ingest-store.ts).
@@ -13,6 +14,11 @@ export interface IngestStore {
    * stored copy differs.
    */
   storeBatch(deviceId: string, readings: readonly NewReading[], meta: ReadingsMeta): Promise<StoreResult>;
+  /**
+   * Stores the batches of several devices in one transaction, each as {@link storeBatch} would
+   * (at most STORE_CHUNK_READINGS readings each); results in the order given. All or nothing.
+   */
+  storeBatches(batches: readonly GroupBatch[]): Promise<StoreResult[]>;
   /** Records the rejection rows of one message in one transaction. */
   recordRejections(rejections: readonly NewRejection[]): Promise<void>;
   /** Retention: deletes rejections received before `before`, and all but the newest `keepRows`. */

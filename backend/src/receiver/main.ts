@@ -6,7 +6,7 @@ import { runService } from '@iot/common/service';
 import mqtt from 'mqtt';
 import { describeDatabase, openDatabase } from '../db/index.ts';
 import { RollupRefresher } from '../rollups/rollup-refresher.ts';
-import { parseReceiverConfig } from './config.ts';
+import { groupCommitFromConfig, parseReceiverConfig } from './config.ts';
 import { databaseIngestStore } from './database-ingest-store.ts';
 import { startHealthServer } from './health-server.ts';
 import { limitsFromConfig } from './limits.ts';
@@ -43,6 +43,8 @@ await runService({
       maxOriginalPayloadBytes: config.RECEIVER_MAX_ORIGINAL_PAYLOAD_BYTES,
       sharedGroup: config.RECEIVER_SHARED_GROUP,
       maxConcurrent: config.RECEIVER_MAX_CONCURRENT,
+      maxInFlightBytes: config.RECEIVER_MAX_IN_FLIGHT_BYTES,
+      groupCommit: groupCommitFromConfig(config),
       metrics,
       limits: limitsFromConfig(config),
     });

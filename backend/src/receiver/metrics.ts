@@ -48,6 +48,12 @@ export class ReceiverMetrics {
   private rejectionRows = 0;
   private pruned = 0;
   private inFlight = 0;
+  private inFlightPeak = 0;
+  private inFlightBytes = 0;
+  private groups = 0;
+  private groupedBatches = 0;
+  private groupsRefused = 0;
+  private groupQueue: () => { batches: number; bytes: number } = () => ({ batches: 0, bytes: 0 });
   private databaseUp: () => boolean = () => true;
   private readonly storeBuckets = new Array<number>(BATCH_STORE_BUCKETS.length + 1).fill(0);
   private storeSeconds = 0;
@@ -61,12 +67,31 @@ export class ReceiverMetrics {
     this.received.set(kind, (this.received.get(kind) ?? 0) + 1);
   }
 
-  messageStarted(): void {
+  messageStarted(bytes = 0): void {
     this.inFlight++;
+    this.inFlightBytes += bytes;
+    this.inFlightPeak = Math.max(this.inFlightPeak, this.inFlight);
   }
 
-  messageFinished(): void {
+  messageFinished(bytes = 0): void {
     this.inFlight--;
+    this.inFlightBytes -= bytes;
+  }
+
+  /** A group transaction of `batches` batches committed. */
+  groupCommitted(batches: number): void {
+    this.groups++;
+    this.groupedBatches += batches;
+  }
+
+  /** A group transaction was refused and its batches went one by one. */
+  groupRefused(): void {
+    this.groupsRefused++;
+  }
+
+  /** Where the batches waiting for a group transaction are counted at scrape time. */
+  watchGroupQueue(queue: () => { batches: number; bytes: number }): void {
+    this.groupQueue = queue;
   }
 
   /** Counts what one committed store did. */
@@ -167,6 +192,18 @@ export class ReceiverMetrics {
       },
       { name: 'iot_receiver_database_up', help: '1 while the database answers, 0 while the receiver considers it down.', type: 'gauge', samples: [{ value: this.databaseUp() ? 1 : 0 }] },
       { name: 'iot_receiver_messages_in_flight', help: 'Messages being processed right now.', type: 'gauge', samples: [{ value: this.inFlight }] },
+      {
+        name: 'iot_receiver_messages_in_flight_peak',
+        help: 'The most messages in process at once since the start (bounded by RECEIVER_MAX_CONCURRENT).',
+        type: 'gauge',
+        samples: [{ value: this.inFlightPeak }],
+      },
+      { name: 'iot_receiver_message_bytes_in_flight', help: 'Payload bytes of the messages being processed right now.', type: 'gauge', samples: [{ value: this.inFlightBytes }] },
+      { name: 'iot_receiver_group_waiting_batches', help: 'Batches waiting for a group transaction.', type: 'gauge', samples: [{ value: this.groupQueue().batches }] },
+      { name: 'iot_receiver_group_waiting_bytes', help: 'Payload bytes of the batches waiting for a group transaction.', type: 'gauge', samples: [{ value: this.groupQueue().bytes }] },
+      { name: 'iot_receiver_group_commits_total', help: 'Group transactions of two or more batches committed.', type: 'counter', samples: [{ value: this.groups }] },
+      { name: 'iot_receiver_group_batches_total', help: 'Batches committed in group transactions (divided by the commits: batches per group).', type: 'counter', samples: [{ value: this.groupedBatches }] },
+      { name: 'iot_receiver_group_refused_total', help: 'Group transactions refused, whose batches were then stored one by one.', type: 'counter', samples: [{ value: this.groupsRefused }] },
       {
         name: 'iot_receiver_batch_store_duration_seconds',
         help: 'Time to store one batch of readings (one transaction), for stores that completed.',

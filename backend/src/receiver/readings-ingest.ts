@@ -4,8 +4,8 @@ import type { NewReading, ReadingConflict, ReadingsMeta, ShutdownMarker, StoreRe
 import { mapBatch, mapOriginalReadings } from './batch-mapping.ts';
 import type { DatabaseGate } from './database-gate.ts';
 import { type Admitted, DeviceLimits } from './device-limits.ts';
+import type { GroupCommitter } from './group-commit.ts';
 import type { IngestStore } from './ingest-store.ts';
-import { storeIsolating } from './isolating-store.ts';
 import { LIMIT_ENV, type ReceiverLimits } from './limits.ts';
 import type { ReceiverMetrics, StoreKind } from './metrics.ts';
 import type { RejectionLog } from './rejection-log.ts';
@@ -14,6 +14,8 @@ import { type MessageOrigin, type PartRejection, rejectionRows } from './rejecti
 export interface ReadingsIngestOptions {
   store: IngestStore;
   gate: DatabaseGate;
+  /** Where admitted batches are stored, several devices' in one transaction. */
+  committer: GroupCommitter;
   rejections: RejectionLog;
   metrics: ReceiverMetrics;
   logger: Logger;
@@ -36,9 +38,10 @@ type Ingested = { result: StoreResult; rejected: PartRejection[] } | undefined;
  * The two readings channels: v1 batches (acknowledged after the commit) and the original format
  * (no acks; the device never sends again). Both go the same way: decode the message; map its
  * entries, each of which may be rejected on its own; apply the limits that need the database;
- * store in one transaction, isolating what the database refuses (isolating-store.ts); record the
- * rejected parts as one row per reason (rejection-rows.ts); then acknowledge a v1 batch, covering
- * the rejected entries too, so one bad entry never stalls a device.
+ * store, in a transaction shared with other devices' batches (group-commit.ts) and isolating what
+ * the database refuses (isolating-store.ts); record the rejected parts as one row per reason
+ * (rejection-rows.ts); then acknowledge a v1 batch, covering the rejected entries too, so one bad
+ * entry never stalls a device.
  */
 export class ReadingsIngest {
   private readonly options: ReadingsIngestOptions;
@@ -124,12 +127,12 @@ export class ReadingsIngest {
 
   /** Limits, store, record: undefined if the database was unavailable on the way (then nothing may be acknowledged). */
   private async ingest(kind: StoreKind, origin: MessageOrigin, readings: NewReading[], shutdowns: ShutdownMarker[], invalid: PartRejection[], meta: ReadingsMeta): Promise<Ingested> {
-    const { gate, store, metrics } = this.options;
+    const { committer, metrics } = this.options;
     const deviceId = origin.deviceId!;
     const admitted = await this.admit(deviceId, readings, shutdowns);
     if (admitted === undefined) return this.unavailable(kind);
     const stored = await metrics.timeStore(
-      () => storeIsolating(gate, store, deviceId, admitted.readings, { ...meta, shutdowns: admitted.shutdowns }, `storing ${kind.replace('_', ' ')}`),
+      () => committer.store({ deviceId, readings: admitted.readings, meta: { ...meta, shutdowns: admitted.shutdowns }, bytes: origin.payload.length, what: `storing ${kind.replace('_', ' ')}` }),
       (outcome) => outcome.status === 'done',
     );
     if (stored.status === 'unavailable') return this.unavailable(kind);

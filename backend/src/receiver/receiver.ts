@@ -18,6 +18,7 @@ import type { Service } from '@iot/common/service';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import { DatabaseGate, type GateOutcome } from './database-gate.ts';
+import { DEFAULT_GROUP_COMMIT, type GroupCommitLimits, GroupCommitter } from './group-commit.ts';
 import type { IngestStore } from './ingest-store.ts';
 import { DEFAULT_LIMITS, type ReceiverLimits } from './limits.ts';
 import { type MessageKind, ReceiverMetrics } from './metrics.ts';
@@ -26,6 +27,10 @@ import { RejectionLog } from './rejection-log.ts';
 
 /** Channels the receiver consumes; devices' inbound channels are not its business. */
 export const RECEIVER_CHANNELS: readonly Channel[] = ['readings', 'values', 'status', 'response', 'configReported'];
+
+/** Defaults of {@link ReceiverOptions.maxConcurrent} and {@link ReceiverOptions.maxInFlightBytes} (config.ts). */
+export const DEFAULT_MAX_CONCURRENT = 512;
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
 const KIND_OF_CHANNEL: Partial<Record<Channel, MessageKind>> = {
   readings: 'batch',
@@ -48,8 +53,16 @@ export interface ReceiverOptions {
   maxOriginalPayloadBytes?: number;
   /** MQTT shared-subscription group: receivers in one group share the load. */
   sharedGroup?: string | undefined;
-  /** Messages processed at once; more wait in the broker (MQTT.js stops reading meanwhile). */
+  /**
+   * Messages in process at once, those waiting for a group transaction included; beyond it (or
+   * {@link maxInFlightBytes}) the receiver stops reading from the broker, which keeps the rest
+   * (back-pressure: the PUBACK of the next message is held back, and MQTT.js reads no further).
+   */
   maxConcurrent?: number;
+  /** Payload bytes of the messages in process at once (see {@link maxConcurrent}). */
+  maxInFlightBytes?: number;
+  /** How batches of many devices share transactions (group-commit.ts); the defaults when omitted. */
+  groupCommit?: GroupCommitLimits;
   commandSweepMs?: number;
   /** Where the receiver counts its work (served on GET /metrics); a private one when omitted. */
   metrics?: ReceiverMetrics;
@@ -66,6 +79,7 @@ export class Receiver implements Service {
   readonly metrics: ReceiverMetrics;
   private client: MqttClient | undefined;
   private inFlight = 0;
+  private inFlightBytes = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly idle = new Set<() => void>();
   private readonly stopping = new AbortController();
@@ -84,9 +98,11 @@ export class Receiver implements Service {
     this.metrics = options.metrics ?? new ReceiverMetrics();
     this.metrics.watchDatabase(() => this.gate.healthy);
     this.rejections = new RejectionLog({ store, gate: this.gate, clock, logger, limits, metrics: this.metrics });
+    const committer = new GroupCommitter({ gate: this.gate, store, logger, metrics: this.metrics, limits: options.groupCommit ?? DEFAULT_GROUP_COMMIT });
     this.readings = new ReadingsIngest({
       store,
       gate: this.gate,
+      committer,
       rejections: this.rejections,
       metrics: this.metrics,
       logger,
@@ -141,20 +157,28 @@ export class Receiver implements Service {
 
   /** MQTT.js calls this per message and sends the PUBACK (and reads on) when `done` is called. */
   private accept(packet: IPublishPacket, done: (error?: Error) => void): void {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     this.inFlight++;
-    this.metrics.messageStarted();
-    void this.process(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).finally(() => {
+    this.inFlightBytes += payload.length;
+    this.metrics.messageStarted(payload.length);
+    void this.process(packet.topic, payload).finally(() => {
       this.inFlight--;
-      this.metrics.messageFinished();
-      this.waiting.shift()?.();
+      this.inFlightBytes -= payload.length;
+      this.metrics.messageFinished(payload.length);
+      while (this.waiting.length > 0 && this.hasRoom()) this.waiting.shift()!();
       if (this.inFlight > 0) return;
       for (const resolve of [...this.idle]) {
         this.idle.delete(resolve);
         resolve();
       }
     });
-    if (this.inFlight < (this.options.maxConcurrent ?? 16)) done();
+    if (this.hasRoom()) done();
     else this.waiting.push(() => done());
+  }
+
+  /** Whether one more message may be read from the broker now. */
+  private hasRoom(): boolean {
+    return this.inFlight < (this.options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT) && this.inFlightBytes < (this.options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES);
   }
 
   private async process(topic: string, payload: Buffer): Promise<void> {
