@@ -1,6 +1,7 @@
 import { type DevicePresence, inferPresence, isUsableTime, medianInterval, statusPresence } from './cadence.ts';
-import type { DeviceProtocol } from './reading-store.ts';
-import { boolOrNull, jsonOrNull, num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
+import type { ConfigKeyError, DesiredConfigRecord, ReportedConfigRecord } from './config-store.ts';
+import type { DeviceProtocol, LatestValues } from './reading-store.ts';
+import { boolOrNull, jsonObject, jsonOrNull, num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
 
 export interface DeviceRecord {
   id: string;
@@ -26,7 +27,29 @@ export interface DeviceRecord {
 /** The newest readings whose spacing gives an original device's measuring interval. */
 export const INTERVAL_SAMPLE = 21;
 
+/**
+ * Devices per statement of the per-device reads for many devices ({@link DeviceStore.latestReadings},
+ * {@link DeviceStore.intervals}): each is a UNION ALL of one short index range per device, and
+ * SQLite allows 500 terms in a compound SELECT.
+ */
+export const DEVICES_PER_STATEMENT = 100;
+
+/** One device as the fleet overview filters and sorts it: its row, its counter and its configuration twin. */
+export interface FleetRow {
+  device: DeviceRecord;
+  /** Readings stored, from the counter kept at write time (devices.readings_stored). */
+  readingsStored: number;
+  desired: DesiredConfigRecord | undefined;
+  reported: ReportedConfigRecord | undefined;
+}
+
 const DEVICE_COLUMNS = 'id, protocol, device_type, app_id, app_name, first_seen_at, last_seen_at, online, status_json, status_at, name, duplicates_absorbed';
+const FLEET_COLUMNS = `${DEVICE_COLUMNS
+  .split(', ')
+  .map((c) => `d.${c}`)
+  .join(', ')}, d.readings_stored,
+  dc.version AS desired_version, dc.config_json AS desired_json, dc.updated_at AS desired_at,
+  rc.version AS reported_version, rc.config_json AS reported_json, rc.errors_json AS reported_errors, rc.reported_at AS reported_at`;
 
 /** Devices as the backend has seen them: presence, the last status, operator-given names. */
 export class DeviceStore {
@@ -76,6 +99,65 @@ export class DeviceStore {
     return this.db.read(async (sql) => (await sql.rows(`SELECT ${DEVICE_COLUMNS} FROM devices ORDER BY id`)).map(toDevice));
   }
 
+  /**
+   * Every device with its readings counter and configuration twin, in one statement (a join of
+   * three tables on their primary keys): what the fleet overview filters, sorts and pages.
+   */
+  fleet(): Promise<FleetRow[]> {
+    return this.db.read(async (sql) => {
+      const rows = await sql.rows(
+        `SELECT ${FLEET_COLUMNS} FROM devices d
+         LEFT JOIN desired_configs dc ON dc.device_id = d.id
+         LEFT JOIN reported_configs rc ON rc.device_id = d.id`,
+      );
+      return rows.map(toFleetRow);
+    });
+  }
+
+  /**
+   * Each device's newest reading by measured time, for the devices named (absent: none yet): one
+   * statement per {@link DEVICES_PER_STATEMENT} devices, each device one backward step on the
+   * (device, measured_at) index.
+   */
+  latestReadings(ids: readonly string[]): Promise<Map<string, LatestValues>> {
+    return this.db.read(async (sql) => {
+      const latest = new Map<string, LatestValues>();
+      for (const chunk of chunks(ids, DEVICES_PER_STATEMENT)) {
+        const rows = await sql.rows(
+          chunk.map((_, i) => `SELECT * FROM (SELECT device_id, measured_at, values_json FROM readings WHERE device_id = ? ORDER BY measured_at DESC, id DESC LIMIT 1) l${i}`).join(' UNION ALL '),
+          chunk,
+        );
+        for (const row of rows) latest.set(String(row.device_id), { measuredAt: num(row.measured_at), values: jsonObject(row.values_json) as LatestValues['values'] });
+      }
+      return latest;
+    });
+  }
+
+  /**
+   * The measuring interval of each device named, inferred as {@link presence} does (the median
+   * spacing of its newest {@link INTERVAL_SAMPLE} readings without the clock-skew flag; null
+   * with too few): one statement per {@link DEVICES_PER_STATEMENT} devices.
+   */
+  intervals(ids: readonly string[]): Promise<Map<string, number | null>> {
+    return this.db.read(async (sql) => {
+      const times = new Map<string, number[]>(ids.map((id) => [id, []]));
+      for (const chunk of chunks(ids, DEVICES_PER_STATEMENT)) {
+        // Ids from the index first, then the rows: as in presence(), a deferred join per device.
+        const rows = await sql.rows(
+          chunk
+            .map(
+              (_, i) => `SELECT r.device_id, r.measured_at, r.clock_skew FROM (SELECT id FROM readings WHERE device_id = ? ORDER BY measured_at DESC, id DESC LIMIT ${INTERVAL_SAMPLE}) n${i}
+                         JOIN readings r ON r.id = n${i}.id`,
+            )
+            .join(' UNION ALL '),
+          chunk,
+        );
+        for (const row of rows) if (num(row.clock_skew) === 0) times.get(String(row.device_id))?.push(num(row.measured_at));
+      }
+      return new Map([...times].map(([id, list]) => [id, medianInterval(list.filter(isUsableTime))]));
+    });
+  }
+
   getDevice(id: string): Promise<DeviceRecord | undefined> {
     return this.db.read(async (sql) => {
       const rows = await sql.rows(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [id]);
@@ -92,21 +174,47 @@ export class DeviceStore {
    */
   async presence(device: DeviceRecord, now: number): Promise<DevicePresence> {
     if (device.protocol !== 'original') return statusPresence(device.online, device.lastSeenAt, now);
-    const rows = await this.db.read((sql) =>
-      sql.rows(
-        `SELECT r.measured_at, r.clock_skew FROM (SELECT id FROM readings WHERE device_id = ? ORDER BY measured_at DESC, id DESC LIMIT ?) newest
-         JOIN readings r ON r.id = newest.id`,
-        [device.id, INTERVAL_SAMPLE],
-      ),
-    );
     // Flagged or impossible times say nothing of the spacing (a median withstands a few, not half).
-    const times = rows.filter((r) => num(r.clock_skew) === 0).map((r) => num(r.measured_at));
-    return inferPresence(device.lastSeenAt, medianInterval(times.filter(isUsableTime)), now);
+    return presenceOf(device, (await this.intervals([device.id])).get(device.id) ?? null, now);
   }
 
   private async insertIfMissing(sql: Sql, deviceId: string, protocol: DeviceProtocol, at: number): Promise<void> {
     await this.db.insertSkippingDuplicates(sql, 'devices', ['id', 'protocol', 'first_seen_at', 'last_seen_at'], [[deviceId, protocol, at, at]], ['id']);
   }
+}
+
+/** A device's presence at `now`, given the interval inferred for it ({@link DeviceStore.intervals}; unused for a v1 device). */
+export function presenceOf(device: DeviceRecord, intervalMs: number | null, now: number): DevicePresence {
+  if (device.protocol !== 'original') return statusPresence(device.online, device.lastSeenAt, now);
+  return inferPresence(device.lastSeenAt, intervalMs, now);
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
+function toFleetRow(r: Row): FleetRow {
+  const deviceId = String(r.id);
+  return {
+    device: toDevice(r),
+    readingsStored: num(r.readings_stored),
+    desired:
+      r.desired_version === null || r.desired_version === undefined
+        ? undefined
+        : { deviceId, version: num(r.desired_version), config: JSON.parse(String(r.desired_json)) as Record<string, string>, updatedAt: num(r.desired_at) },
+    reported:
+      r.reported_version === null || r.reported_version === undefined
+        ? undefined
+        : {
+            deviceId,
+            version: num(r.reported_version),
+            config: JSON.parse(String(r.reported_json)) as Record<string, string>,
+            errors: r.reported_errors === null ? null : (JSON.parse(String(r.reported_errors)) as ConfigKeyError[]),
+            reportedAt: num(r.reported_at),
+          },
+  };
 }
 
 function toDevice(r: Row): DeviceRecord {

@@ -145,17 +145,34 @@ export class IntegrityStore {
     }
   }
 
+  /** Every device (by id), as {@link reportPage} gives them: for tools and tests on small fleets. */
+  async report(options: { factor?: number | undefined } = {}): Promise<DeviceIntegrity[]> {
+    return (await this.reportPage(options)).devices;
+  }
+
   /**
-   * Every device (by id) with its counters and its boots (in order of first sight). Beyond the
-   * counters it reads the clock-skew flags of the readings stored since the last report
-   * ({@link ClockSkewTally}) and, for each device with readings without sequence numbers, the
-   * suspected gaps among its newest {@link REPORT_SCAN_READINGS} readings (a bounded page on the
-   * (device, measured_at) index).
+   * One page of devices (by id, `limit` from `offset`; `search`: a substring of the id or name,
+   * any case) with their counters and their boots (in order of first sight), and how many devices
+   * match. Beyond the counters it reads the clock-skew flags of the readings stored since the last
+   * report ({@link ClockSkewTally}) and, for each device of the page with readings without
+   * sequence numbers, the suspected gaps among its newest {@link REPORT_SCAN_READINGS} readings (a
+   * bounded page on the (device, measured_at) index). So a page costs what its devices cost,
+   * whatever the size of the fleet.
    */
-  report(options: { factor?: number | undefined } = {}): Promise<DeviceIntegrity[]> {
+  reportPage(
+    options: { factor?: number | undefined; search?: string | undefined; limit?: number | undefined; offset?: number | undefined } = {},
+  ): Promise<{ devices: DeviceIntegrity[]; total: number }> {
+    const limit = Math.max(1, Math.floor(options.limit ?? Number.MAX_SAFE_INTEGER));
+    const offset = Math.max(0, Math.floor(options.offset ?? 0));
     return this.db.read(async (sql) => {
-      const devices = await sql.rows('SELECT id, name, readings_stored, duplicates_absorbed FROM devices ORDER BY id');
-      const boots = await sql.rows(`SELECT ${BOOT_COLUMNS} FROM boots ORDER BY device_id, first_seen_at, boot_id`);
+      const search = options.search === undefined || options.search === '' ? undefined : `%${escapeLike(options.search.toLowerCase())}%`;
+      const where = search === undefined ? '' : "WHERE LOWER(id) LIKE ? ESCAPE '!' OR LOWER(COALESCE(name, '')) LIKE ? ESCAPE '!'";
+      const params = search === undefined ? [] : [search, search];
+      const total = num((await sql.rows(`SELECT COUNT(*) AS n FROM devices ${where}`, params))[0]?.n ?? 0);
+      const devices = await sql.rows(`SELECT id, name, readings_stored, duplicates_absorbed FROM devices ${where} ORDER BY id LIMIT ? OFFSET ?`, [...params, limit, offset]);
+      const ids = devices.map((d) => String(d.id));
+      const inPage = this.db.inList('device_id', ids);
+      const boots = ids.length === 0 ? [] : await sql.rows(`SELECT ${BOOT_COLUMNS} FROM boots WHERE ${inPage.clause} ORDER BY device_id, first_seen_at, boot_id`, inPage.params);
       const skewed = await this.clockSkew.counts(sql);
       const byDevice = new Map<string, BootIntegrity[]>();
       for (const row of boots) {
@@ -182,7 +199,7 @@ export class IntegrityStore {
           boots: own,
         });
       }
-      return report;
+      return { devices: report, total };
     });
   }
 
@@ -298,6 +315,11 @@ export class IntegrityStore {
 function cursorText(measuredAt: number, id: number): string {
   const at = Number.isFinite(measuredAt) ? Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Math.floor(measuredAt), Number.MAX_SAFE_INTEGER)) : Number.MAX_SAFE_INTEGER;
   return `${at}.${id}`;
+}
+
+/** `text` for a LIKE pattern with `!` as the escape character: its wildcards match only themselves. */
+function escapeLike(text: string): string {
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
 }
 
 /** A reading the gap search counts: no sequence number (those have exact gaps), no clock-skew flag, a usable time. */

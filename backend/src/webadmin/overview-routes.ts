@@ -1,10 +1,9 @@
 import type { Clock } from '@iot/common/clock';
 import { z } from '@iot/common/config';
-import type { SensorValue } from '@iot/common/protocol';
 import { type Request, Router } from 'express';
-import type { DevicePresence } from '../db/cadence.ts';
-import type { Database, DesiredConfigRecord, DeviceRecord, ReportedConfigRecord } from '../db/index.ts';
+import type { Database, DeviceRecord } from '../db/index.ts';
 import { MAX_SCAN_READINGS, type TimeCursor } from '../db/integrity-store.ts';
+import { FleetOverview, fleetQuery, MAX_SEARCH_LENGTH } from './fleet-overview.ts';
 import { HttpError } from './http-error.ts';
 import { integer, rangeQuery, validate } from './request-validation.ts';
 import { requireAdmin } from './security.ts';
@@ -27,7 +26,15 @@ const timeCursor = z
     const [measuredAt, id] = text.split('.').map(Number) as [number, number];
     return { measuredAt, id };
   });
-const integrityQuery = z.strictObject({ factor: gapFactor.optional() });
+/** Devices per page of GET /api/integrity when the caller names no limit, and at most. */
+export const DEFAULT_INTEGRITY_PAGE = 50;
+export const MAX_INTEGRITY_PAGE = 200;
+const integrityQuery = z.strictObject({
+  factor: gapFactor.optional(),
+  q: z.string().max(MAX_SEARCH_LENGTH, { message: `must be at most ${MAX_SEARCH_LENGTH} characters` }).optional(),
+  limit: integer(1, MAX_INTEGRITY_PAGE).optional(),
+  offset: integer(0, 1_000_000_000).optional(),
+});
 const suspectedGapsQuery = z.strictObject({
   factor: gapFactor.optional(),
   before: timeCursor.optional(),
@@ -36,30 +43,8 @@ const suspectedGapsQuery = z.strictObject({
 });
 const nameBody = z.strictObject({ name: z.string().trim().min(1, { message: 'must not be empty (send null to clear)' }).max(100).nullable() });
 
-/** A desired key whose reported value differs (reported null: the device does not report the key). */
-export interface Drift {
-  key: string;
-  desired: string;
-  reported: string | null;
-}
-
-/** A device's newest reading by measured time. */
-export interface LatestReading {
-  measuredAt: number;
-  /** Text only from original-format readings (docs/protocol.md §9). */
-  values: Record<string, SensorValue>;
-}
-
-/** One device on GET /api/fleet. */
-export interface FleetEntry {
-  device: DeviceRecord;
-  /** From its status (v1), or inferred from its readings (original devices; docs/original-devices.md §4). */
-  presence: DevicePresence;
-  latest: LatestReading | null;
-  desiredConfig: DesiredConfigRecord | null;
-  reportedConfig: ReportedConfigRecord | null;
-  drift: Drift[];
-}
+export type { Drift, FleetEntry, FleetPage, LatestReading } from './fleet-overview.ts';
+export { configDrift } from './fleet-overview.ts';
 
 /** One device on GET /api/integrity. */
 export type { DeviceIntegrity } from '../db/index.ts';
@@ -72,36 +57,16 @@ export async function deviceFrom(db: Database, req: Request): Promise<DeviceReco
   return found;
 }
 
-/** Keys where the device's reported configuration is not (yet) the desired one. */
-export function configDrift(desired: DesiredConfigRecord | undefined, reported: ReportedConfigRecord | undefined): Drift[] {
-  if (desired === undefined) return [];
-  // Keys are data (a device reports what it likes): only own properties count.
-  const reportedValue = (key: string): string | null => (reported !== undefined && Object.hasOwn(reported.config, key) ? (reported.config[key] ?? null) : null);
-  return Object.entries(desired.config)
-    .filter(([key, value]) => reportedValue(key) !== value)
-    .map(([key, value]) => ({ key, desired: value, reported: reportedValue(key) }));
-}
-
 /** What the pages show at a glance: the fleet, a device's chart data, data integrity. */
 export function overviewRoutes(options: { db: Database; clock: Clock }): Router {
   const { db, clock } = options;
   const router = Router();
+  const fleet = new FleetOverview(db);
 
-  router.get('/fleet', async (_req, res) => {
-    const devices = await db.devices.listDevices();
-    const fleet = await Promise.all(
-      devices.map(async (device) => {
-        const [latest, desired, reported, presence] = await Promise.all([
-          db.readings.latestReading(device.id),
-          db.configs.getDesired(device.id),
-          db.configs.getReported(device.id),
-          db.devices.presence(device, clock.now()),
-        ]);
-        const entry: FleetEntry = { device, presence, latest: latest ?? null, desiredConfig: desired ?? null, reportedConfig: reported ?? null, drift: configDrift(desired, reported) };
-        return entry;
-      }),
-    );
-    res.json({ devices: fleet });
+  // One page of the fleet, searched, filtered and sorted over all devices (FleetOverview).
+  router.get('/fleet', async (req, res) => {
+    const query = validate(fleetQuery, req.query);
+    res.json(await fleet.page(query, clock.now()));
   });
 
   router.get('/devices/:id/series', async (req, res) => {
@@ -123,9 +88,13 @@ export function overviewRoutes(options: { db: Database; clock: Clock }): Router 
   // Figures from counters kept at write time, the clock-skew flags, and suspected gaps among each
   // original device's newest readings (a bounded scan). Which numbers are missing is
   // GET /api/devices/:id/gaps, older suspected gaps GET /api/devices/:id/suspected-gaps.
+  // One page of devices by id (`total` counts all that match), so the page's cost is bounded by its size, not the fleet's.
   router.get('/integrity', async (req, res) => {
     const query = validate(integrityQuery, req.query);
-    res.json({ devices: await db.integrity.report({ factor: query.factor }) });
+    const limit = query.limit ?? DEFAULT_INTEGRITY_PAGE;
+    const offset = query.offset ?? 0;
+    const { devices, total } = await db.integrity.reportPage({ factor: query.factor, search: query.q?.trim(), limit, offset });
+    res.json({ devices, total, offset, limit });
   });
 
   // One bounded page of suspected gaps (docs/original-devices.md §4); `next` pages to older ones.

@@ -1,11 +1,23 @@
-import { apiGet } from './api.ts';
-import { cardCell as cell, el, headRow, replaceChildren, scrollingTable } from './dom.ts';
+import { apiGet, query } from './api.ts';
+import { cardCell as cell, el, replaceChildren, scrollingTable } from './dom.ts';
+import { FLEET_PAGE_SIZE, type FleetSort, type FleetView, fleetControls, fleetPager, sortableHead, viewFromLocation, viewQuery } from './fleet-controls.ts';
 import { localDateTime, relativeTimeLabel } from './format.ts';
 import { type LiveEvents, throttle } from './live.ts';
-import type { FleetEntry } from './types.ts';
+import type { FleetEntry, FleetPage } from './types.ts';
 import { deviceHref, displayName, driftSummary, durationText, measuringText, presenceBadge, statusOf, valueList } from './widgets.ts';
 
-const COLUMNS = ['Device', 'Status', 'Last seen', 'Latest values', 'Backlog', 'Confirmed', 'Measuring', 'Configuration'];
+/** Column titles, and the sort a title offers. */
+const COLUMNS: ReadonlyArray<[string, FleetSort | null]> = [
+  ['Device', 'name'],
+  ['Status', 'status'],
+  ['Last seen', 'last-seen'],
+  ['Latest values', null],
+  ['Readings', 'readings'],
+  ['Backlog', null],
+  ['Confirmed', null],
+  ['Measuring', null],
+  ['Configuration', null],
+];
 
 function versionText(entry: FleetEntry): string {
   const reported = entry.reportedConfig?.version ?? statusOf(entry.device).config_version;
@@ -32,6 +44,7 @@ function deviceRow(entry: FleetEntry): HTMLTableRowElement {
     cell('Latest values', latest === null ? [el('span', { class: 'muted' }, 'no readings yet')] : [valueList(latest.values), el('div', { class: 'muted small' }, localDateTime(latest.measuredAt))], {
       'data-testid': 'latest-values',
     }),
+    cell('Readings', [String(entry.readings)], { class: 'num', 'data-testid': 'readings' }),
     cell('Backlog', [status.backlog === undefined ? '—' : String(status.backlog)], { class: 'num', 'data-testid': 'backlog' }),
     cell('Confirmed', [el('code', { class: 'nowrap' }, status.confirmed ?? '—')]),
     cell('Measuring', [measuringFor(entry)], { 'data-testid': 'measuring', class: 'nowrap' }),
@@ -39,12 +52,13 @@ function deviceRow(entry: FleetEntry): HTMLTableRowElement {
   ]);
 }
 
-function summary(entries: readonly FleetEntry[]): HTMLElement {
-  const online = entries.filter((e) => e.presence.state === 'online').length;
-  const drifting = entries.filter((e) => e.drift.length > 0).length;
+function summary(page: FleetPage, view: FleetView): HTMLElement {
+  const { devices, online, drifting } = page.fleet;
+  const filtered = view.q.trim() !== '' || view.status !== '' || view.drift !== '';
   return el('p', { class: 'summary', 'data-testid': 'fleet-summary' }, [
-    `${entries.length} device${entries.length === 1 ? '' : 's'}, ${online} online`,
+    `${devices} device${devices === 1 ? '' : 's'}, ${online} online`,
     drifting === 0 ? '' : `, ${drifting} with configuration drift`,
+    filtered ? el('span', { class: 'muted', 'data-testid': 'fleet-matching' }, ` · ${page.total} match${page.total === 1 ? '' : 'es'}`) : '',
   ]);
 }
 
@@ -64,26 +78,51 @@ function nextPresenceChange(entries: readonly FleetEntry[]): number | undefined 
   return waits.length === 0 ? undefined : Math.max(500, Math.min(...waits));
 }
 
-/** The fleet overview: every device with presence, latest values, backlog and configuration drift. */
+/**
+ * The fleet overview, a page at a time: presence, latest values, backlog and configuration drift
+ * of the devices matching the search and filters, in the order chosen. The server searches,
+ * filters, sorts and pages (GET /api/fleet); the view lives in the address.
+ */
 export function renderFleetPage(main: HTMLElement, live: LiveEvents): void {
+  const view = viewFromLocation(location.search);
   const body = el('div', { 'data-testid': 'fleet' }, el('p', { class: 'muted' }, 'Loading…'));
-  replaceChildren(main, [el('h1', {}, 'Fleet'), body]);
+  const controls = fleetControls(view, () => refresh());
+  replaceChildren(main, [el('h1', {}, 'Fleet'), controls.element, body]);
 
   let presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  // Loads may overlap (a live reload while the operator pages): only the newest one is shown.
+  let latestLoad = 0;
   const load = async (): Promise<void> => {
-    const { devices } = await apiGet<{ devices: FleetEntry[] }>('/api/fleet');
+    const params = viewQuery(view);
+    history.replaceState(null, '', `${location.pathname}${query(params)}`);
+    controls.sync();
+    const mine = ++latestLoad;
+    const page = await apiGet<FleetPage>(`/api/fleet${query({ ...params, limit: FLEET_PAGE_SIZE })}`);
+    if (mine !== latestLoad) return;
+    // The fleet shrank under a later page (or the address named one past the end): show the last one.
+    if (page.devices.length === 0 && page.total > 0 && view.offset > 0) {
+      view.offset = Math.floor((page.total - 1) / FLEET_PAGE_SIZE) * FLEET_PAGE_SIZE;
+      refresh();
+      return;
+    }
     clearTimeout(presenceTimer);
-    const wait = nextPresenceChange(devices);
+    const wait = nextPresenceChange(page.devices);
     if (wait !== undefined) presenceTimer = setTimeout(() => refresh(), wait);
-    if (devices.length === 0) {
+    if (page.fleet.devices === 0) {
       replaceChildren(body, el('p', { class: 'empty', 'data-testid': 'fleet-empty' }, 'No devices yet. They appear here after their first message.'));
       return;
     }
-    const sorted = [...devices].sort((a, b) => displayName(a.device).localeCompare(displayName(b.device)));
-    const table = el('table', { class: 'fleet-table cards-on-phone', 'data-testid': 'fleet-table' }, [headRow(COLUMNS), el('tbody', {}, sorted.map(deviceRow))]);
-    replaceChildren(body, [summary(devices), scrollingTable(table)]);
+    const head = el('thead', {}, el('tr', {}, COLUMNS.map(([title, sort]) => (sort === null ? el('th', { scope: 'col' }, title) : sortableHead(title, sort, view, () => refresh())))));
+    const rows =
+      page.devices.length === 0
+        ? [el('tr', {}, el('td', { colspan: COLUMNS.length, class: 'empty', 'data-testid': 'fleet-no-match' }, 'No device matches the search and filters.'))]
+        : page.devices.map(deviceRow);
+    const table = el('table', { class: 'fleet-table cards-on-phone', 'data-testid': 'fleet-table' }, [head, el('tbody', {}, rows)]);
+    replaceChildren(body, [summary(page, view), scrollingTable(table), fleetPager(view, page.devices.length, page.total, () => refresh())]);
   };
-  const refresh = throttle(load);
-  live.on('device', refresh).on('readings', refresh).onResync(refresh);
+  const refresh = throttle(load, 250);
+  // Live events reload the page shown at most once a second (a fleet of thousands sends many).
+  const liveRefresh = throttle(load, 1000);
+  live.on('device', liveRefresh).on('readings', liveRefresh).onResync(liveRefresh);
   refresh();
 }

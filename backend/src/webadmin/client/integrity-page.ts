@@ -187,17 +187,57 @@ class RejectionsTable {
   }
 }
 
+/** Devices per page of the integrity report: each may cost a bounded scan for suspected gaps. */
+const DEVICES_PAGE = 20;
+
+/** The integrity report a page of devices at a time (by id), searchable by id or name. */
+class IntegrityDevices {
+  readonly element: HTMLElement;
+  private readonly list = el('div', { class: 'integrity-devices', 'data-testid': 'integrity-devices' }, el('p', { class: 'muted' }, 'Loading…'));
+  private readonly pager = el('div', { class: 'pager', 'data-testid': 'integrity-pager' });
+  private readonly search = el('input', { type: 'search', maxlength: 100, placeholder: 'Search id or name', 'aria-label': 'Search devices by id or name', 'data-testid': 'integrity-search' });
+  private offset = 0;
+  private latestLoad = 0;
+
+  constructor(onSearch: () => void) {
+    let pause: ReturnType<typeof setTimeout> | undefined;
+    this.search.addEventListener('input', () => {
+      clearTimeout(pause);
+      pause = setTimeout(() => {
+        this.offset = 0;
+        onSearch();
+      }, 250);
+    });
+    this.element = el('div', {}, [el('div', { class: 'fleet-controls' }, [this.search]), this.list, this.pager]);
+  }
+
+  async show(offset = this.offset): Promise<void> {
+    const mine = ++this.latestLoad;
+    const q = this.search.value.trim();
+    const answer = await apiGet<{ devices: DeviceIntegrity[]; total: number }>(`/api/integrity${query({ q: q === '' ? undefined : q, limit: DEVICES_PAGE, offset })}`);
+    if (mine !== this.latestLoad) return;
+    if (answer.devices.length === 0 && answer.total > 0 && offset > 0) {
+      await this.show(Math.floor((answer.total - 1) / DEVICES_PAGE) * DEVICES_PAGE);
+      return;
+    }
+    this.offset = offset;
+    replaceChildren(this.list, answer.devices.length === 0 ? el('p', { class: 'empty' }, q === '' ? 'No devices yet.' : 'No device matches the search.') : answer.devices.map(deviceCard));
+    const previous = el('button', { type: 'button', disabled: offset === 0, 'data-testid': 'integrity-previous' }, '‹ Previous');
+    const next = el('button', { type: 'button', disabled: offset + answer.devices.length >= answer.total, 'data-testid': 'integrity-next' }, 'Next ›');
+    previous.addEventListener('click', () => void this.show(Math.max(0, offset - DEVICES_PAGE)));
+    next.addEventListener('click', () => void this.show(offset + DEVICES_PAGE));
+    const range = answer.devices.length === 0 ? `0 of ${answer.total}` : `${offset + 1}–${offset + answer.devices.length} of ${answer.total} devices`;
+    replaceChildren(this.pager, answer.total <= DEVICES_PAGE && offset === 0 ? [] : [previous, next, el('span', { class: 'muted', 'data-testid': 'integrity-range' }, range)]);
+  }
+}
+
 /** Data integrity: what was stored, absorbed as duplicates, is missing per boot or suspected missing (no sequence numbers), carries the clock-skew flag, and what was rejected. */
 export function renderIntegrityPage(main: HTMLElement, live: LiveEvents): void {
-  const devices = el('div', { class: 'integrity-devices', 'data-testid': 'integrity-devices' }, el('p', { class: 'muted' }, 'Loading…'));
+  const devices: IntegrityDevices = new IntegrityDevices(() => void devices.show(0));
   const rejections = new RejectionsTable();
-  replaceChildren(main, [el('h1', {}, 'Data integrity'), section('Devices', {}, [devices]), section('Rejected messages', {}, [rejections.element])]);
+  replaceChildren(main, [el('h1', {}, 'Data integrity'), section('Devices', {}, [devices.element]), section('Rejected messages', {}, [rejections.element])]);
 
-  const loadDevices = async (): Promise<void> => {
-    const answer = await apiGet<{ devices: DeviceIntegrity[] }>('/api/integrity');
-    replaceChildren(devices, answer.devices.length === 0 ? el('p', { class: 'empty' }, 'No devices yet.') : answer.devices.map(deviceCard));
-  };
-  const refreshDevices = throttle(loadDevices, 5000);
+  const refreshDevices = throttle(() => devices.show(), 5000);
   live.on('readings', refreshDevices).on('device', refreshDevices).onResync(refreshDevices);
   refreshDevices();
   void rejections.show(0);

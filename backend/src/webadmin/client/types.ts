@@ -32,6 +32,6 @@ export type { BootGaps, BootSummary } from '../../db/index.ts';
 export type { TokenRecord } from '../../db/user-store.ts';
 export type { DesiredConfigRecord as DesiredConfig, ReportedConfigRecord as ReportedConfig } from '../../db/index.ts';
 export type { DeviceDetail, ReadingRow as Reading, ReadingsPage } from '../api-routes.ts';
-export type { DeviceIntegrity, Drift, FleetEntry, LatestReading } from '../overview-routes.ts';
+export type { DeviceIntegrity, Drift, FleetEntry, FleetPage, LatestReading } from '../overview-routes.ts';
 export type { DevicePresence, SuspectedGap } from '../../db/cadence.ts';
 export type { BootIntegrity, SuspectedGapScan } from '../../db/integrity-store.ts';
