@@ -117,14 +117,18 @@ export class DeviceStore {
   /**
    * Each device's newest reading by measured time, for the devices named (absent: none yet): one
    * statement per {@link DEVICES_PER_STATEMENT} devices, each device one backward step on the
-   * (device, measured_at) index.
+   * (device, measured_at) index (ties: the highest row id).
    */
   latestReadings(ids: readonly string[]): Promise<Map<string, LatestValues>> {
     return this.db.read(async (sql) => {
       const latest = new Map<string, LatestValues>();
       for (const chunk of chunks(ids, DEVICES_PER_STATEMENT)) {
+        // A deferred join per device: asked for the wide row directly, MariaDB walks the index
+        // from the device's first entry (see ReadingStore.page); the id alone is one step back.
         const rows = await sql.rows(
-          chunk.map((_, i) => `SELECT * FROM (SELECT device_id, measured_at, values_json FROM readings WHERE device_id = ? ORDER BY measured_at DESC, id DESC LIMIT 1) l${i}`).join(' UNION ALL '),
+          chunk
+            .map((_, i) => `SELECT r.device_id, r.measured_at, r.values_json FROM (SELECT id FROM readings WHERE device_id = ? ORDER BY measured_at DESC, id DESC LIMIT 1) l${i} JOIN readings r ON r.id = l${i}.id`)
+            .join(' UNION ALL '),
           chunk,
         );
         for (const row of rows) latest.set(String(row.device_id), { measuredAt: num(row.measured_at), values: jsonObject(row.values_json) as LatestValues['values'] });

@@ -96,13 +96,14 @@ export function apiRoutes(options: { db: Database; control: CommandControl | und
 
   router.get('/devices/:id', async (req, res) => {
     const found = await device(req);
+    // The newest reading as the fleet page reads it (DeviceStore.latestReadings: one index step, however many readings).
     const [desired, reported, latest, presence] = await Promise.all([
       db.configs.getDesired(found.id),
       db.configs.getReported(found.id),
-      db.readings.latestReading(found.id),
+      db.devices.latestReadings([found.id]),
       db.devices.presence(found, clock.now()),
     ]);
-    const detail: DeviceDetail = { device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null, latest: latest ?? null, presence };
+    const detail: DeviceDetail = { device: found, desiredConfig: desired ?? null, reportedConfig: reported ?? null, latest: latest.get(found.id) ?? null, presence };
     res.json(detail);
   });
 
