@@ -66,7 +66,7 @@ export class Fleet {
   private readonly children: ChildProcess[] = [];
   private readonly exited = new Map<number, Promise<void>>();
   private readonly failures: string[] = [];
-  private readonly samples: { at: number; confirmed: number; perDevice: number[] }[] = [];
+  private readonly samples: { at: number; confirmed: number; perDevice: Map<number, number[]> }[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly sensorsStopped = new Set<number>();
   private pool: RedisPool | undefined;
@@ -93,6 +93,12 @@ export class Fleet {
 
   get redisPids(): number[] {
     return this.pool?.pids() ?? [];
+  }
+
+  /** Where device number `index` keeps its Redis data. */
+  placeOf(index: number): { host: string; port: number; db: number } {
+    if (this.pool === undefined) throw new Error('the fleet has not started');
+    return this.pool.placeOf(index);
   }
 
   get workerPids(): number[] {
@@ -158,9 +164,9 @@ export class Fleet {
   }
 
   private sample(): void {
-    const perDevice = [...this.stats.keys()].sort((a, b) => a - b).flatMap((w) => this.stats.get(w)!.confirmedPerDevice);
+    const perDevice = new Map([...this.stats].map(([w, s]) => [w, s.confirmedPerDevice]));
     const at = performance.now();
-    this.samples.push({ at, confirmed: perDevice.reduce((a, b) => a + b, 0), perDevice });
+    this.samples.push({ at, confirmed: [...this.stats.values()].reduce((total, s) => total + s.confirmed, 0), perDevice });
     while (this.samples.length > 2 && this.samples[1]!.at <= at - WINDOW_MS) this.samples.shift();
   }
 
@@ -176,7 +182,14 @@ export class Fleet {
     if (first !== undefined && last !== undefined && last.at > first.at) {
       const seconds = (last.at - first.at) / 1000;
       fleetRate = (last.confirmed - first.confirmed) / seconds;
-      const rates = last.perDevice.map((n, i) => (n - (first.perDevice[i] ?? 0)) / seconds).sort((a, b) => a - b);
+      // Per worker: a worker that had not reported yet, or started more devices since, has no rate for the new ones.
+      const rates: number[] = [];
+      for (const [w, now] of last.perDevice) {
+        const then = first.perDevice.get(w);
+        if (then === undefined) continue;
+        for (let i = 0; i < then.length; i++) rates.push((now[i]! - then[i]!) / seconds);
+      }
+      rates.sort((a, b) => a - b);
       if (rates.length > 0) perDeviceRate = { min: rates[0]!, median: rates[Math.floor(rates.length / 2)]!, max: rates.at(-1)! };
     }
     return {
