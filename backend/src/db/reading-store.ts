@@ -1,7 +1,7 @@
 import type { Clock } from '@iot/common/clock';
 import { readingKey, type SensorValue } from '@iot/common/protocol';
 import type { BootGaps, BootWrite, IntegrityStore } from './integrity-store.ts';
-import type { RollupStore } from './rollup-store.ts';
+import { minuteOf, type RollupStore } from './rollup-store.ts';
 import { INSERT_CHUNK_ROWS, jsonObject, num, numOrNull, type Sql, type SqlAccess } from './sql-access.ts';
 
 export type DeviceProtocol = 'v1' | 'original';
@@ -40,6 +40,16 @@ export interface ReadingsMeta {
   receivedAt?: number;
   /** Clean-shutdown markers that came in the same batch, recorded in the same transaction. */
   shutdowns?: readonly ShutdownMarker[];
+}
+
+/** A boot's share of a group transaction: created if new, counters added if something was inserted. */
+interface GroupBootWrite {
+  deviceId: string;
+  bootId: string;
+  at: number;
+  inserted: number;
+  minSeq: number | null;
+  maxSeq: number | null;
 }
 
 /** One device's batch in a group transaction ({@link ReadingStore.storeGroup}). */
@@ -189,27 +199,86 @@ export class ReadingStore {
         sql,
         prepared.map((p) => ({ deviceId: p.batch.deviceId, meta: p.batch.meta, at: p.receivedAt })),
       );
-      const boots = new Map<string, unknown[]>();
-      for (const p of prepared) {
-        for (const r of p.batch.readings) if (r.bootId !== null) boots.set(`${p.batch.deviceId}\u0000${r.bootId}`, [p.batch.deviceId, r.bootId, p.receivedAt]);
-      }
-      if (boots.size > 0) await this.db.insertSkippingDuplicates(sql, 'boots', ['device_id', 'boot_id', 'first_seen_at'], [...boots.values()], ['device_id', 'boot_id']);
       const inserted = await this.insertGroupRows(sql, prepared.map((p) => p.groups));
+      // Per device and boot, what the group added: one multi-row statement each for the boots,
+      // the devices' counters and the rollup marks, in (device, …) order like the device rows.
+      const boots = new Map<string, GroupBootWrite>();
+      const counters = new Map<string, { stored: number; duplicates: number; at: number; protocol: string }>();
+      const marks = new Map<string, [string, number]>();
       const results = new Array<StoreResult>(batches.length);
       for (const [k, p] of prepared.entries()) {
-        const { deviceId, readings, meta } = p.batch;
+        const { deviceId, readings } = p.batch;
+        for (const r of readings) {
+          if (r.bootId !== null && !boots.has(`${deviceId}\u0000${r.bootId}`)) boots.set(`${deviceId}\u0000${r.bootId}`, { deviceId, bootId: r.bootId, at: p.receivedAt, inserted: 0, minSeq: null, maxSeq: null });
+        }
         const counts = inserted[k]!;
+        for (const [j, group] of p.groups.entries()) {
+          const boot = group.boot === undefined ? undefined : boots.get(`${deviceId}\u0000${group.boot.bootId}`);
+          // As IntegrityStore.recordStoredIn: a boot whose readings were all duplicates keeps its range.
+          if (boot === undefined || group.boot === undefined || counts[j] === 0) continue;
+          boot.inserted += counts[j]!;
+          boot.minSeq = Math.min(boot.minSeq ?? group.boot.minSeq, group.boot.minSeq);
+          boot.maxSeq = Math.max(boot.maxSeq ?? group.boot.maxSeq, group.boot.maxSeq);
+        }
         const stored = counts.reduce((sum, n) => sum + n, 0);
-        const written: BootWrite[] = p.groups.flatMap((g, j) => (g.boot === undefined ? [] : [{ ...g.boot, inserted: counts[j]! }]));
         const duplicates = readings.length - stored;
-        await this.integrity.recordStoredIn(sql, deviceId, written, stored, duplicates);
+        const counter = counters.get(deviceId) ?? { stored: 0, duplicates: 0, at: p.receivedAt, protocol: p.batch.meta.protocol };
+        counter.stored += stored;
+        counter.duplicates += duplicates;
+        counters.set(deviceId, counter);
+        if (stored > 0) for (const r of readings) marks.set(`${deviceId}\u0000${minuteOf(r.measuredAt)}`, [deviceId, minuteOf(r.measuredAt)]);
+        results[p.index] = { stored, duplicates, conflicts: [] };
+      }
+      await this.addBootCounters(sql, [...boots.values()]);
+      await this.addDeviceCounters(sql, [...counters].filter(([, c]) => c.stored > 0 || c.duplicates > 0));
+      if (marks.size > 0) {
+        // Marked in this transaction, so the charts' rollups can never miss a committed reading (RollupStore.markDirty).
+        const rows = [...marks.values()].sort(([da, ba], [db, bb]) => compare(da, db) || ba - bb).map(([deviceId, bucket]) => [deviceId, bucket, 1]);
+        const upsert = this.db.upsertRows('rollup_dirty', ['device_id', 'bucket_start', 'generation'], rows, ['device_id', 'bucket_start'], ['generation = generation + 1']);
+        await sql.execute(upsert.sql, upsert.params);
+      }
+      for (const p of prepared) {
+        const { deviceId, readings, meta } = p.batch;
         for (const marker of meta.shutdowns ?? []) await this.shutdownIn(sql, deviceId, marker, p.receivedAt);
-        if (stored > 0) await this.rollups.markDirty(sql, deviceId, readings.map((r) => r.measuredAt));
-        const conflicts = duplicates > 0 ? await this.findConflicts(sql, deviceId, readings) : [];
-        results[p.index] = { stored, duplicates, conflicts };
+        const result = results[p.index]!;
+        if (result.duplicates > 0) result.conflicts = await this.findConflicts(sql, deviceId, readings);
       }
       return results;
     });
+  }
+
+  /**
+   * Creates the boots seen first and adds what was inserted to each boot's counters and sequence
+   * range, in one statement: what insertBoots and IntegrityStore.recordStoredIn do for one batch.
+   */
+  private async addBootCounters(sql: Sql, boots: readonly GroupBootWrite[]): Promise<void> {
+    if (boots.length === 0) return;
+    const v = (column: string) => this.db.inserted(column);
+    const widen = (column: string, op: '>' | '<') =>
+      `${column} = CASE WHEN ${v(column)} IS NULL THEN ${column} WHEN ${column} IS NULL OR ${column} ${op} ${v(column)} THEN ${v(column)} ELSE ${column} END`;
+    const sorted = [...boots].sort((a, b) => compare(a.deviceId, b.deviceId) || compare(a.bootId, b.bootId));
+    const upsert = this.db.upsertRows(
+      'boots',
+      ['device_id', 'boot_id', 'first_seen_at', 'readings', 'min_seq', 'max_seq'],
+      sorted.map((b) => [b.deviceId, b.bootId, b.at, b.inserted, b.minSeq, b.maxSeq]),
+      ['device_id', 'boot_id'],
+      [`readings = readings + ${v('readings')}`, widen('min_seq', '>'), widen('max_seq', '<')],
+    );
+    await sql.execute(upsert.sql, upsert.params);
+  }
+
+  /** The devices' readings_stored and duplicates_absorbed, in one statement (the rows exist: upserted first). */
+  private async addDeviceCounters(sql: Sql, counters: readonly [string, { stored: number; duplicates: number; at: number; protocol: string }][]): Promise<void> {
+    if (counters.length === 0) return;
+    const v = (column: string) => this.db.inserted(column);
+    const upsert = this.db.upsertRows(
+      'devices',
+      ['id', 'protocol', 'first_seen_at', 'last_seen_at', 'readings_stored', 'duplicates_absorbed'],
+      counters.map(([id, c]) => [id, c.protocol, c.at, c.at, c.stored, c.duplicates]),
+      ['id'],
+      [`readings_stored = readings_stored + ${v('readings_stored')}`, `duplicates_absorbed = duplicates_absorbed + ${v('duplicates_absorbed')}`],
+    );
+    await sql.execute(upsert.sql, upsert.params);
   }
 
   /** Rows inserted per batch and boot group: all in one go if none is a duplicate, else group by group. */

@@ -1,0 +1,251 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openDatabase, parseDatabaseUrl } from '@iot/backend/db';
+import mqtt from 'mqtt';
+import { BackendStack } from '../harness/backend-stack.ts';
+import { MariaDbServer } from '../processes/mariadb-server.ts';
+import { BULK_METHODS, bulkLoad, connectTo, LAYOUTS, type Target } from './ingest-bulk.ts';
+import { connectDevices, freshBoot, type LoadShape, loadRows, openLoop } from './ingest-load.ts';
+import { installNodeRed, startNodeRed } from './ingest-node-red.ts';
+import { median, numericFlag, progress } from './stats.ts';
+
+/**
+ * P2 of issue 15: sustained committed readings/s through broker, receiver and MariaDB, against
+ * MariaDB's own ceiling for the same rows and against the best Node-RED 5 flow, on one MariaDB
+ * started here (its buffer pool and redo log sized for a bulk load, the same for all three).
+ *
+ *   npm run bench:ingest-ceiling -- [--runs 3] [--devices 100] [--batch 50] [--batches 100]
+ *     [--ungrouped] [--skip-node-red] [--skip-layouts] [--skip-ceiling] [--receiver-env NAME=VALUE]...
+ *
+ * One run's load: every device publishes --batches batches of --batch readings (QoS 1, open loop:
+ * each as soon as the broker took the previous, never waiting for an ack). Its rows are what the
+ * receiver writes; the ceiling loads exactly those rows into the migrated `readings` table by
+ * multi-row INSERTs and LOAD DATA LOCAL INFILE with one to four writers, and the fastest median is
+ * the ceiling. The receiver's figure is readings acknowledged / (last ack − first publish), checked
+ * against the table's row count; Node-RED's is rows counted / (last row − first publish). The
+ * readings table is emptied before every run. --ungrouped adds the receiver with every batch in its
+ * own transaction (RECEIVER_GROUP_MAX_BATCHES=1), as before group commit. The layouts part loads the
+ * same rows by the fastest method into alternative tables in a scratch database. --receiver-env
+ * sets a variable of the receiver (tuning, profiling); --skip-* leave a part out.
+ */
+const KNOWN = new Set(['--runs', '--devices', '--batch', '--batches', '--ungrouped', '--skip-node-red', '--skip-layouts', '--skip-ceiling', '--receiver-env']);
+const receiverEnv: Record<string, string> = {};
+for (const [i, arg] of process.argv.entries()) {
+  if (i < 2 || !arg.startsWith('--')) continue;
+  if (!KNOWN.has(arg)) fail(`unknown flag ${arg}; known: ${[...KNOWN].join(' ')}`);
+  if (arg !== '--receiver-env') continue;
+  const match = /^([A-Z][A-Z0-9_]*)=(.*)$/s.exec(process.argv[i + 1] ?? '');
+  if (match === null) fail('--receiver-env needs NAME=VALUE');
+  receiverEnv[match[1]!] = match[2]!;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+const runs = Math.floor(numericFlag('runs', 3));
+const devices = Math.floor(numericFlag('devices', 100));
+const batchSize = Math.floor(numericFlag('batch', 50));
+const batches = Math.floor(numericFlag('batches', 100));
+const ungrouped = process.argv.includes('--ungrouped');
+const skipNodeRed = process.argv.includes('--skip-node-red');
+const skipLayouts = process.argv.includes('--skip-layouts');
+const skipCeiling = process.argv.includes('--skip-ceiling');
+
+const deviceIds = Array.from({ length: devices }, (_, i) => `bench-${String(i).padStart(3, '0')}`);
+const shape: LoadShape = { deviceIds, batches, batchSize };
+const total = devices * batches * batchSize;
+/** A run that makes no progress for this long has failed (lost readings, a crashed service). */
+const STALL_MS = 30_000;
+
+progress(`load per run: ${devices} devices × ${batches} batches × ${batchSize} readings = ${total} readings; ${runs} runs`);
+const mariadb = new MariaDbServer({
+  extraArgs: ['--innodb-buffer-pool-size=1G', '--innodb-log-file-size=512M', '--max-connections=300', '--local-infile=1', '--max-allowed-packet=256M'],
+});
+await mariadb.start();
+const target: Target = { host: '127.0.0.1', port: mariadb.port, database: mariadb.database };
+const migrated = await openDatabase(parseDatabaseUrl(mariadb.url));
+await migrated.close();
+const admin = await connectTo(target);
+const emptyReadings = async () => {
+  for (const table of ['readings', 'boots', 'rollup_dirty']) await admin.query(`TRUNCATE TABLE ${table}`);
+};
+const countReadings = async () => Number(((await admin.query('SELECT COUNT(*) AS n FROM readings'))[0] as { n: number }[])[0]!.n);
+
+const results: Record<string, number[]> = {};
+const note = (name: string, value: number) => {
+  results[name] = [...(results[name] ?? []), value];
+};
+
+// (a) MariaDB's ceiling for these rows.
+for (let run = 1; run <= (skipCeiling ? 0 : runs); run++) {
+  const rows = [...loadRows(shape, deviceIds.map(() => freshBoot()))];
+  for (const method of BULK_METHODS) {
+    await emptyReadings();
+    const rate = await bulkLoad(target, 'readings', { columns: ['device_id', 'reading_key', 'boot_id', 'seq', 'stream_id', 'measured_at', 'received_at', 'values_json', 'clock_skew'], rows }, method);
+    if ((await countReadings()) !== total) throw new Error(`${method.name} left ${await countReadings()} rows, not ${total}`);
+    note(`ceiling: ${method.name}`, rate);
+    progress(`run ${run}/${runs}: ${method.name}: ${rate.toFixed(0)} rows/s`);
+  }
+}
+const ceilingMethods = BULK_METHODS.map((m) => ({ method: m, rate: median(results[`ceiling: ${m.name}`] ?? []) }));
+const best = ceilingMethods.reduce((a, b) => (b.rate > a.rate || Number.isNaN(a.rate) ? b : a));
+const ceiling = best.rate;
+progress(`ceiling: ${best.method.name}, ${ceiling.toFixed(0)} rows/s`);
+
+// (5) The readings table's alternative layouts, by the fastest method, in a scratch database.
+const layouts: { name: string; readingsPerSecond: number; runs: number[] }[] = [];
+if (!skipLayouts && !skipCeiling) {
+  await admin.query('CREATE DATABASE IF NOT EXISTS scratch');
+  for (let run = 1; run <= runs; run++) {
+    const rows = [...loadRows(shape, deviceIds.map(() => freshBoot()))];
+    for (const [i, layout] of LAYOUTS.entries()) {
+      const table = `scratch.layout_${i}`;
+      await admin.query(`DROP TABLE IF EXISTS ${table}`);
+      await admin.query(layout.ddl(table));
+      const rate = (await bulkLoad(target, table, layout.rows(rows), best.method)) / layout.rowsPerReading;
+      await admin.query(`DROP TABLE ${table}`);
+      note(`layout: ${layout.name}`, rate);
+      progress(`run ${run}/${runs}: layout ${layout.name}: ${rate.toFixed(0)} readings/s`);
+    }
+  }
+  for (const layout of LAYOUTS) layouts.push({ name: layout.name, readingsPerSecond: median(results[`layout: ${layout.name}`]!), runs: results[`layout: ${layout.name}`]! });
+}
+
+// (b) This receiver through aedes.
+progress(`starting aedes and a receiver; hashing ${devices} device passwords...`);
+const stack = await new BackendStack({ deviceIds, broker: 'aedes', databaseUrl: mariadb.url }).start();
+const clients = await connectDevices(stack.brokerPort, deviceIds, (id) => stack.login(id));
+progress(`${clients.length} devices connected`);
+
+async function waitUntil(what: string, done: () => Promise<boolean> | boolean, progressOf: () => Promise<number> | number): Promise<void> {
+  let last = -1;
+  let lastChange = performance.now();
+  for (;;) {
+    if (await done()) return;
+    const now = await progressOf();
+    if (now !== last) {
+      last = now;
+      lastChange = performance.now();
+    } else if (performance.now() - lastChange > STALL_MS) {
+      throw new Error(`${what}: no progress for ${STALL_MS / 1000} s at ${now} of ${total}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function receiverRuns(label: string, env: Record<string, string>): Promise<void> {
+  const receiver = await stack.startReceiver({ clientId: 'receiver-bench', env });
+  for (let run = 1; run <= runs; run++) {
+    await emptyReadings();
+    const load = await openLoop(clients, shape);
+    let acked = false;
+    void load.allAcked.then(() => (acked = true));
+    await waitUntil(label, () => acked, () => load.acked());
+    const seconds = (load.lastAckAt()! - load.startedAt) / 1000;
+    const inDatabase = await countReadings();
+    if (inDatabase !== total || load.acked() !== total) throw new Error(`${label}: acks say ${load.acked()} stored, the table has ${inDatabase}, the load was ${total}`);
+    note(label, total / seconds);
+    progress(`run ${run}/${runs}: ${label}: ${(total / seconds).toFixed(0)} readings/s (published in ${((load.publishedAt - load.startedAt) / 1000).toFixed(1)} s; all ${total} in the table)`);
+  }
+  await receiver.stop();
+  stack.receivers.splice(stack.receivers.indexOf(receiver), 1);
+  // Its persistent session would queue what the next consumer is sent: end it.
+  const login = stack.login('receiver');
+  const wipe = await mqtt.connectAsync({ host: '127.0.0.1', port: stack.brokerPort, ...login, clientId: 'receiver-bench', clean: true, protocolVersion: 4 });
+  await wipe.endAsync();
+}
+
+const RECEIVER = `receiver: ${devices} devices → aedes → receiver (group commit) → MariaDB`;
+const UNGROUPED = `receiver, a transaction per batch (RECEIVER_GROUP_MAX_BATCHES=1)`;
+await receiverRuns(RECEIVER, receiverEnv);
+if (ungrouped) await receiverRuns(UNGROUPED, { ...receiverEnv, RECEIVER_GROUP_MAX_BATCHES: '1' });
+
+// (c) The best Node-RED 5 flow on the same broker, database and load.
+const NODE_RED = 'Node-RED 5: mqtt in → function (one multi-row INSERT per batch) → mysql';
+if (!skipNodeRed) {
+  const red = installNodeRed();
+  const login = stack.login('receiver');
+  const nodeRed = await startNodeRed(red, { mqtt: { port: stack.brokerPort, username: login.username, password: login.password, clientId: 'receiver-node-red' }, mysql: target });
+  try {
+    for (let run = 1; run <= runs; run++) {
+      await emptyReadings();
+      const load = await openLoop(clients, shape);
+      load.detach();
+      let rows = 0;
+      let lastAt = performance.now();
+      const maxId = async () => Number(((await admin.query('SELECT COALESCE(MAX(id), 0) AS n FROM readings'))[0] as { n: number }[])[0]!.n);
+      await waitUntil(
+        NODE_RED,
+        async () => {
+          if ((await maxId()) < total) return false;
+          rows = await countReadings();
+          lastAt = performance.now();
+          return rows >= total;
+        },
+        maxId,
+      );
+      const seconds = (lastAt - load.startedAt) / 1000;
+      note(NODE_RED, rows / seconds);
+      progress(`run ${run}/${runs}: ${NODE_RED}: ${(rows / seconds).toFixed(0)} readings/s (all ${rows} in the table)`);
+    }
+  } finally {
+    await nodeRed.dispose();
+  }
+}
+
+await Promise.all(clients.map((c) => c.endAsync()));
+await stack.dispose();
+await admin.end();
+await mariadb.dispose();
+
+const receiverRate = median(results[RECEIVER]!);
+const nodeRedRate = skipNodeRed ? Number.NaN : median(results[NODE_RED]!);
+const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
+const line = (name: string, value: number, base: number) => `| ${name} | ${fmt(value)} | ${(value / base).toFixed(3)} | ${(results[name] ?? []).map(fmt).join(', ')} |`;
+process.stdout.write(
+  [
+    '',
+    `P2 ingest ceiling: ${devices} devices × batches of ${batchSize}, ${total} readings per run, medians of ${runs} runs, readings/s (node ${process.version})`,
+    '| what | median /s | of the ceiling | runs |',
+    '| --- | --- | --- | --- |',
+    ...ceilingMethods.map(({ method, rate }) => line(`ceiling: ${method.name}`, rate, ceiling)),
+    line(RECEIVER, receiverRate, ceiling),
+    ...(ungrouped ? [line(UNGROUPED, median(results[UNGROUPED]!), ceiling)] : []),
+    ...(skipNodeRed ? [] : [line(NODE_RED, nodeRedRate, ceiling)]),
+    '',
+    `receiver / ceiling (${best.method.name}): ${(receiverRate / ceiling).toFixed(3)} (target ≥ 0.8)`,
+    ...(skipNodeRed ? [] : [`receiver / Node-RED: ${(receiverRate / nodeRedRate).toFixed(2)} (target ≥ 2)`]),
+    '',
+    ...(layouts.length === 0
+      ? []
+      : [
+          `readings table layouts, loaded by ${best.method.name}, readings/s`,
+          '| layout | median /s | vs as migrated | runs |',
+          '| --- | --- | --- | --- |',
+          ...layouts.map((l) => `| ${l.name} | ${fmt(l.readingsPerSecond)} | ${(l.readingsPerSecond / layouts[0]!.readingsPerSecond).toFixed(2)} | ${l.runs.map(fmt).join(', ')} |`),
+          '',
+        ]),
+  ].join('\n'),
+);
+
+const report = join(dirname(fileURLToPath(import.meta.url)), '../../../reports/bench/ingest-ceiling.json');
+mkdirSync(dirname(report), { recursive: true });
+writeFileSync(
+  report,
+  `${JSON.stringify(
+    {
+      node: process.version,
+      load: { devices, batchSize, batchesPerDevice: batches, readingsPerRun: total, runs, qos: 1, openLoop: true, broker: 'aedes' },
+      ceiling: { method: best.method.name, readingsPerSecond: ceiling, methods: ceilingMethods.map(({ method, rate }) => ({ ...method, readingsPerSecond: rate, runs: results[`ceiling: ${method.name}`] })) },
+      receiver: { readingsPerSecond: receiverRate, runs: results[RECEIVER], ofCeiling: receiverRate / ceiling, env: receiverEnv },
+      ...(ungrouped ? { receiverUngrouped: { readingsPerSecond: median(results[UNGROUPED]!), runs: results[UNGROUPED] } } : {}),
+      ...(skipNodeRed ? {} : { nodeRed: { readingsPerSecond: nodeRedRate, runs: results[NODE_RED], receiverRatio: receiverRate / nodeRedRate } }),
+      layouts,
+    },
+    null,
+    2,
+  )}\n`,
+);
+progress(`wrote ${report}`);
