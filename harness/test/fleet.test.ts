@@ -1,15 +1,20 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadCredentialFile, verifyPassword } from '@iot/backend/broker';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Fleet } from '../src/fleet/fleet.ts';
 import { FlagError, parseFleetFlags } from '../src/fleet/flags.ts';
 import { type FleetBackend, fleetDeviceIds, harnessBackend, runFleet } from '../src/fleet/fleet-run.ts';
+import { BackendStack } from '../src/harness/backend-stack.ts';
+import { makeTempDir } from '../src/processes/temp-dir.ts';
 import { eventually } from '../src/testing/log-capture.ts';
 
 const MAIN = fileURLToPath(new URL('../src/fleet/main.ts', import.meta.url));
+const PROVISION = fileURLToPath(new URL('../src/fleet/provision.ts', import.meta.url));
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -20,6 +25,16 @@ async function backend(devices: number, prefix: string): Promise<FleetBackend> {
   const started = await harnessBackend(fleetDeviceIds(devices, prefix), 'sqlite');
   cleanups.push(() => started.dispose());
   return started;
+}
+
+async function runNode(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { status, stdout, stderr };
 }
 
 function alive(pid: number): boolean {
@@ -141,5 +156,44 @@ describe('npm run fleet', () => {
     expect(below.filter(alive)).toEqual([]);
     expect(dirs.filter((dir) => existsSync(dir))).toEqual([]);
     expect([...fleetDirs()].filter((name) => !before.has(name))).toEqual([]);
+  });
+});
+
+describe('a fleet against a running backend', () => {
+  it('provisions device users into a broker credential file, and runs against a broker given by --mqtt-url', { timeout: 120_000 }, async () => {
+    const dir = makeTempDir('fleet-provision');
+    cleanups.push(() => dir.remove());
+    const brokerFile = join(dir.path, 'mqtt-credentials.json');
+    const out = join(dir.path, 'fleet-logins.json');
+    const provisioned = spawnSync(process.execPath, [PROVISION, '--devices', '2', '--broker-credentials', brokerFile, '--out', out, '--prefix', 'prov'], { encoding: 'utf8' });
+    expect(provisioned.status, provisioned.stderr).toBe(0);
+    const logins = (JSON.parse(readFileSync(out, 'utf8')) as { devices: { id: string; password: string }[] }).devices;
+    expect(logins.map((l) => l.id)).toEqual(['prov-00001', 'prov-00002']);
+    const users = loadCredentialFile(brokerFile).users;
+    for (const login of logins) {
+      const user = users.find((u) => u.username === login.id)!;
+      expect(user).toMatchObject({ role: 'device', device_id: login.id });
+      expect(await verifyPassword(login.password, user.password_hash)).toBe(true);
+    }
+    expect(spawnSync(process.execPath, [PROVISION, '--devices', '1', '--broker-credentials', brokerFile, '--out', out, '--prefix', 'prov']).status).toBe(2);
+
+    // A backend the fleet did not start: its broker's address, the devices' logins and its database.
+    const stack = await new BackendStack({ deviceIds: ['ext-1', 'ext-2'], broker: 'aedes', database: 'sqlite' }).start();
+    cleanups.push(() => stack.dispose());
+    await stack.startReceiver();
+    const credentials = join(dir.path, 'ext-logins.json');
+    writeFileSync(credentials, JSON.stringify({ devices: ['ext-1', 'ext-2'].map((id) => ({ id, password: stack.login(id).password })) }));
+    const json = join(dir.path, 'figures.json');
+    // Not spawnSync: this process must go on reading the broker's and the receiver's output meanwhile.
+    const run = await runNode([
+      MAIN,
+      ...['--devices', '2', '--seconds', '2', '--interval', '0.25', '--mqtt-url', `mqtt://127.0.0.1:${stack.brokerPort}`],
+      ...['--credentials', credentials, '--database-url', stack.databaseUrl, '--json', json],
+    ]);
+    expect(run.status, run.stderr + run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/checker: recorded \d+, stored \d+, lost 0, duplicated 0/);
+    const figures = JSON.parse(readFileSync(json, 'utf8')) as { checker: { recorded: number; lost: number; duplicated: number } };
+    expect(figures.checker.recorded).toBeGreaterThan(0);
+    expect(figures.checker).toMatchObject({ lost: 0, duplicated: 0 });
   });
 });

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { type Database, openDatabase, parseDatabaseUrl } from '@iot/backend/db';
 import { checkDelivery, type DeliveryReport, type StoredReading } from '../checker/delivery-checker.ts';
 import { BackendStack } from '../harness/backend-stack.ts';
@@ -90,6 +91,8 @@ export interface FleetRunResult {
   /** Mean share of a core over the measured stretch, and peak RSS over the run, per process group. */
   cpuCores: Record<string, number>;
   peakRssMb: Record<string, number>;
+  /** The machine's 1-minute load average at the end of the measured stretch: other work on the machine shows here. */
+  loadAverage: number;
   drained: boolean;
   checker: DeliveryReport | undefined;
   problems: Record<string, number>;
@@ -138,6 +141,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
     await until(() => Date.now() >= end || f.snapshot().failures.length > 0, options.signal);
     const ended = { at: Date.now(), snapshot: f.snapshot() };
     const cpuCores = meter.sinceMark();
+    const loadAverage = loadavg()[0]!;
     const seconds = (ended.at - steady.at) / 1000;
     const interrupted = options.signal?.aborted ?? false;
     phase = 'draining';
@@ -169,6 +173,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
       backlogMaxAtEnd: ended.snapshot.backlogMax,
       cpuCores,
       peakRssMb: Object.fromEntries([...meter.peaks].map(([name, p]) => [name, Math.round(p.rssBytes / 2 ** 20)])),
+      loadAverage,
       drained,
       checker,
       problems: last.problems,

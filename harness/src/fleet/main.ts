@@ -97,7 +97,7 @@ function summary(r: FleetRunResult): string {
     `  latency, measured → ack at the device (upper bound): ${lat(r.ackLatencyMs)}`,
     `  latency, measured → receiver's received_at (lower bound): ${lat(r.dbLatencyMs)}`,
     `  CPU (cores): ${Object.entries(r.cpuCores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}; peak RSS (MB): ${Object.entries(r.peakRssMb).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-    `  drained: ${r.drained ? 'yes' : 'NO'}`,
+    `  drained: ${r.drained ? 'yes' : 'NO'}; machine load average ${r.loadAverage.toFixed(2)}`,
     c === undefined
       ? '  checker: not run'
       : `  checker: recorded ${c.recorded}, stored ${c.stored}, lost ${c.lost}, duplicated ${c.duplicated}, corrupted ${c.corrupted}, unexpected ${c.unexpected}`,
