@@ -161,7 +161,8 @@ class RollupWriter {
   async add(at: number, values: readonly number[]): Promise<void> {
     const start = Math.floor(at / this.widthMs) * this.widthMs;
     if (this.bucket !== undefined && this.bucket.start !== start) await this.close();
-    const b = (this.bucket ??= { start, count: [0, 0, 0], min: [Infinity, Infinity, Infinity], max: [-Infinity, -Infinity, -Infinity], sum: [0, 0, 0] });
+    this.bucket ??= { start, count: [0, 0, 0], min: [Infinity, Infinity, Infinity], max: [-Infinity, -Infinity, -Infinity], sum: [0, 0, 0] };
+    const b = this.bucket;
     values.forEach((v, m) => {
       b.count[m] = (b.count[m] ?? 0) + 1;
       b.min[m] = Math.min(b.min[m] ?? v, v);
@@ -212,7 +213,10 @@ async function seedFleet(host: string, port: number, database: string, plan: Fle
         progress: new InsertBuffer(conn, 'rollup_progress', 'device_id, generation, latest_bucket'),
         metrics: new InsertBuffer(conn, 'device_metrics', 'device_id, metric, first_seen_at'),
       };
-      for (let i = next++; i < plan.devices; i = next++) {
+      for (;;) {
+        const i = next;
+        next += 1;
+        if (i >= plan.devices) break;
         const count = i === 0 ? plan.bigReadings : share + (i <= extra ? 1 : 0);
         written += await seedDevice(i, count, plan.end, buffers);
         if (performance.now() - lastReport > 5000) {

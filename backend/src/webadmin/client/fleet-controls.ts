@@ -53,7 +53,7 @@ export function viewFromLocation(search: string): FleetView {
     status: pick(STATUSES, params.get('status'), ''),
     drift: pick(DRIFTS, params.get('drift'), ''),
     sort,
-    order: params.get('order') === 'desc' ? 'desc' : params.get('order') === 'asc' ? 'asc' : defaultOrder(sort),
+    order: params.get('order') === 'desc' ? 'desc' : 'asc',
     offset: Number.isSafeInteger(offset) && offset > 0 ? offset - (offset % FLEET_PAGE_SIZE) : 0,
   };
 }
@@ -65,7 +65,8 @@ export function viewQuery(view: FleetView): Record<string, string | number | und
     status: view.status === '' ? undefined : view.status,
     drift: view.drift === '' ? undefined : view.drift,
     sort: view.sort === 'name' ? undefined : view.sort,
-    order: view.order === defaultOrder(view.sort) ? undefined : view.order,
+    // Ascending is the API's default (not the first click's on every column, see defaultOrder).
+    order: view.order === 'asc' ? undefined : view.order,
     offset: view.offset === 0 ? undefined : view.offset,
   };
 }
