@@ -11,19 +11,26 @@ import { judgeSensor, type Verdict } from './sensor-verdict.ts';
 export const HEALTH_TARGETS = ['sensor', 'startstopbutton', 'mqtthandler', 'device'] as const;
 export type HealthTarget = (typeof HEALTH_TARGETS)[number];
 
-/** Entry points as the containers start them, so a check can tell which service it runs beside. */
-const ENTRY_POINTS: Readonly<Record<HealthTarget, string>> = {
-  sensor: 'device/src/sensor/main.ts',
-  startstopbutton: 'device/src/button/main.ts',
-  mqtthandler: 'device/src/uplink/main.ts',
-  device: 'device/src/all-in-one/main.ts',
+/**
+ * Entry points as the containers start them, so a check can tell which service it runs beside:
+ * the folder of its main file, from the sources (device/src/<folder>/main.ts) or from the
+ * production build (<outdir>/<folder>/main.mjs, device/build/bundle.ts).
+ */
+const ENTRY_FOLDERS: Readonly<Record<HealthTarget, string>> = {
+  sensor: 'sensor',
+  startstopbutton: 'button',
+  mqtthandler: 'uplink',
+  device: 'all-in-one',
 };
+const ENTRY_POINTS = Object.fromEntries(
+  HEALTH_TARGETS.map((target) => [target, new RegExp(`(^|[\\s/])${ENTRY_FOLDERS[target]}/main\\.(ts|mjs)(\\s|$)`)]),
+) as Readonly<Record<HealthTarget, RegExp>>;
 
 const CONNECT_TIMEOUT_MS = 2000;
 
 /** Which service a command line starts, or undefined if it starts none of them. */
 export function targetOfCommandLine(commandLine: string): HealthTarget | undefined {
-  return HEALTH_TARGETS.find((target) => commandLine.includes(ENTRY_POINTS[target]));
+  return HEALTH_TARGETS.find((target) => ENTRY_POINTS[target].test(commandLine));
 }
 
 /**
