@@ -161,14 +161,19 @@ export class RollupStore {
   series(deviceId: string, from: number, to: number, points: number): Promise<Series> {
     return this.db.read(async (sql) => {
       const rawLimit = Math.min(points, MAX_RAW_POINTS);
-      // Deferred join, as in the readings pages: ids by a range scan of the covering index first.
-      const raw = await sql.rows(
-        `SELECT r.measured_at, r.values_json FROM (
-           SELECT id FROM readings WHERE device_id = ? AND measured_at >= ? AND measured_at <= ? ORDER BY measured_at, id LIMIT ?
-         ) page JOIN readings r ON r.id = page.id ORDER BY r.measured_at, r.id`,
-        [deviceId, from, to, rawLimit + 1],
-      );
-      if (raw.length <= rawLimit) return { from, to, resolution: 'raw', bucketMs: 0, metrics: rawSeries(raw) };
+      // Whether the range is small enough for raw readings, counted on the covering index alone:
+      // a range too large for them (the usual chart of a busy device) reads no wide rows.
+      const inRange = 'SELECT id FROM readings WHERE device_id = ? AND measured_at >= ? AND measured_at <= ?';
+      const counted = num((await sql.rows(`SELECT COUNT(*) AS n FROM (${inRange} LIMIT ?) ids`, [deviceId, from, to, rawLimit + 1]))[0]?.n ?? 0);
+      if (counted <= rawLimit) {
+        // Deferred join, as in the readings pages: ids by a range scan of the covering index first.
+        const raw = await sql.rows(
+          `SELECT r.measured_at, r.values_json FROM (${inRange} ORDER BY measured_at, id LIMIT ?) page JOIN readings r ON r.id = page.id ORDER BY r.measured_at, r.id`,
+          [deviceId, from, to, rawLimit + 1],
+        );
+        // Readings committed between the two reads can push the range past the limit: then rollups.
+        if (raw.length <= rawLimit) return { from, to, resolution: 'raw', bucketMs: 0, metrics: rawSeries(raw) };
+      }
 
       const minute = to - from <= MAX_MINUTE_SPAN_MS;
       const resolutionMs = minute ? MINUTE_MS : HOUR_MS;

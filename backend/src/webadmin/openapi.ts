@@ -144,10 +144,23 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/fleet': {
       get: {
-        summary: 'Every device with its presence, latest reading, desired and reported configuration and drift',
+        summary: 'One page of the fleet, searched, filtered and sorted: each device with its presence, readings stored, latest reading, desired and reported configuration and drift',
         description:
           'presence.basis is `status` for a v1 device (online/offline from its status and Last Will, unknown before the first) and `inferred` for a device running the original software, which publishes no status: online while last seen within 3 measuring intervals plus 1 s (the interval is the median spacing of its newest 21 readings), else stale (silentForMs says how long); unknown with fewer than two readings; never offline.',
-        responses: { 200: json('Fleet'), 401: error },
+        parameters: [
+          { name: 'q', in: 'query', required: false, description: 'a substring of the device id or name, any case (at most 100 characters)', schema: { type: 'string', maxLength: 100 } },
+          { name: 'status', in: 'query', required: false, description: 'only devices whose presence.state is this', schema: { enum: ['online', 'offline', 'stale', 'unknown'] } },
+          { name: 'drift', in: 'query', required: false, description: 'drifting: a desired key differs from the reported one; in-sync: none does (or nothing is desired)', schema: { enum: ['drifting', 'in-sync'] } },
+          { name: 'sort', in: 'query', required: false, description: 'name (display name, the default), id, last-seen, readings or status (online, stale, offline, unknown); ties by id', schema: { enum: ['name', 'id', 'last-seen', 'readings', 'status'] } },
+          { name: 'order', in: 'query', required: false, description: 'asc (default) or desc', schema: { enum: ['asc', 'desc'] } },
+          int('limit', 'devices per page, 1–200 (default 50)', 200),
+          int('offset', 'devices to skip (default 0)', 1_000_000_000),
+        ],
+        responses: {
+          200: json('One page of the devices that match: `devices`, `total` (all that match), `offset`, `limit`, and `fleet` (devices, online, drifting of the whole fleet)'),
+          400: error,
+          401: error,
+        },
       },
     },
     '/api/devices/{id}/series': {
@@ -171,8 +184,13 @@ export const OPENAPI_DOCUMENT = {
           'Per device: readings stored, duplicates absorbed, missing sequence numbers, readings without sequence numbers (unsequenced), readings with the clock-skew flag (clockSkewed), suspected gaps (null for a device whose readings all have sequence numbers), and per boot readings, min/max/shutdown seq, missingCount and clockSkewed (ranges: /api/devices/{id}/gaps)',
         description:
           'clockSkewed: readings stored with clock_skew = 1, measured at a time implausible for their arrival. suspectedGaps: inferred, not counted, for readings without sequence numbers (the original software): spacings of measured time at least `factor` local intervals (rolling median), searched among the newest 2000 readings of the device only (at most 50 listed, newest first; gapCount and estimatedMissing cover all found); older ones page by page on /api/devices/{id}/suspected-gaps from `next`.',
-        parameters: [{ name: 'factor', in: 'query', required: false, description: 'intervals a spacing must reach to be a suspected gap, 1.1–1000 (default 1.5)', schema: { type: 'number', minimum: 1.1, maximum: 1000 } }],
-        responses: { 200: json('Integrity report'), 400: error, 401: error },
+        parameters: [
+          { name: 'factor', in: 'query', required: false, description: 'intervals a spacing must reach to be a suspected gap, 1.1–1000 (default 1.5)', schema: { type: 'number', minimum: 1.1, maximum: 1000 } },
+          { name: 'q', in: 'query', required: false, description: 'a substring of the device id or name, any case (at most 100 characters)', schema: { type: 'string', maxLength: 100 } },
+          int('limit', 'devices per page by id, 1–200 (default 50)', 200),
+          int('offset', 'devices to skip (default 0)', 1_000_000_000),
+        ],
+        responses: { 200: json('One page of the integrity report: `devices`, `total` (all that match), `offset`, `limit`'), 400: error, 401: error },
       },
     },
     '/api/devices/{id}/suspected-gaps': {
