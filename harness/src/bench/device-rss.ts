@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { STREAM_KEY } from '@iot/common/protocol';
 import { Redis } from 'ioredis';
 import { ManagedProcess } from '../processes/managed-process.ts';
 import { RedisServer } from '../processes/redis-server.ts';
 import { startServiceProcess } from '../processes/service-process.ts';
+import { processMemory as memory } from './proc-sample.ts';
 import { numericFlag, progress } from './stats.ts';
 
 /**
@@ -14,16 +14,11 @@ import { numericFlag, progress } from './stats.ts';
  *
  * RSS is read from /proc/<pid>/status: VmRSS now, VmHWM (the kernel's high-water mark) for the peak.
  * The baseline, measured the same way in the same run, is a bare `node -e` process kept alive by a
- * timer: what the runtime costs before any of our code.
+ * timer: what the runtime costs before any of our code. With the uplink running, from sources and
+ * from the production build: `npm run bench:device-footprint` (P4).
  */
 const minutes = numericFlag('minutes', 10);
 const sampleSeconds = numericFlag('sample-seconds', 10);
-
-function memory(pid: number): { rssKiB: number; peakKiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rssKiB: field('VmRSS'), peakKiB: field('VmHWM') };
-}
 
 const redis = await new RedisServer().start();
 const device = startServiceProcess('device-all-in-one', {
