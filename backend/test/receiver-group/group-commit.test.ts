@@ -106,7 +106,7 @@ describe('receiver: group commit', () => {
       const before = await metrics();
       const { lock, stuck } = await blockWriter();
       const a = device('dev-a').batch(device('dev-a').entries(4));
-      const b = device('dev-b').batch(device('dev-b').entries(4, (seq) => (seq % 4 === 2 ? { poison: seq } : { temperature_celsius: seq })));
+      const b = device('dev-b').batch(device('dev-b').entries(4, (seq): Record<string, number> => (seq % 4 === 2 ? { poison: seq } : { temperature_celsius: seq })));
       const c = device('dev-c').batch(device('dev-c').entries(4));
       await device('dev-a').publish('readings', a);
       await device('dev-b').publish('readings', b);
