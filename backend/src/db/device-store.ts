@@ -1,7 +1,7 @@
 import { type DevicePresence, inferPresence, isUsableTime, medianInterval, statusPresence } from './cadence.ts';
 import type { ConfigKeyError, DesiredConfigRecord, ReportedConfigRecord } from './config-store.ts';
 import type { DeviceProtocol, LatestValues } from './reading-store.ts';
-import { boolOrNull, jsonObject, jsonOrNull, num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
+import { boolOrNull, INSERT_CHUNK_ROWS, jsonObject, jsonOrNull, num, numOrNull, type Row, type Sql, type SqlAccess, strOrNull } from './sql-access.ts';
 
 export interface DeviceRecord {
   id: string;
@@ -41,6 +41,21 @@ export interface FleetRow {
   readingsStored: number;
   desired: DesiredConfigRecord | undefined;
   reported: ReportedConfigRecord | undefined;
+}
+
+/**
+ * One device as the fleet overview filters and sorts it, without the wide columns (status and
+ * configuration JSON): what is read for every device on every request.
+ */
+export interface FleetIndexRow {
+  id: string;
+  name: string | null;
+  protocol: DeviceProtocol;
+  online: boolean | null;
+  lastSeenAt: number;
+  readingsStored: number;
+  /** Changes whenever the desired or the reported configuration does; null when nothing is desired. */
+  configVersion: string | null;
 }
 
 const DEVICE_COLUMNS = 'id, protocol, device_type, app_id, app_name, first_seen_at, last_seen_at, online, status_json, status_at, name, duplicates_absorbed';
@@ -100,17 +115,46 @@ export class DeviceStore {
   }
 
   /**
-   * Every device with its readings counter and configuration twin, in one statement (a join of
-   * three tables on their primary keys): what the fleet overview filters, sorts and pages.
+   * Every device's narrow columns and the versions of its configuration twin, in one statement (a
+   * join of three tables on their primary keys): what the fleet overview filters and sorts.
    */
-  fleet(): Promise<FleetRow[]> {
+  fleetIndex(): Promise<FleetIndexRow[]> {
     return this.db.read(async (sql) => {
       const rows = await sql.rows(
-        `SELECT ${FLEET_COLUMNS} FROM devices d
-         LEFT JOIN desired_configs dc ON dc.device_id = d.id
-         LEFT JOIN reported_configs rc ON rc.device_id = d.id`,
+        `SELECT d.id, d.name, d.protocol, d.online, d.last_seen_at, d.readings_stored, dc.version AS dv, dc.updated_at AS da, rc.version AS rv, rc.reported_at AS ra
+         FROM devices d LEFT JOIN desired_configs dc ON dc.device_id = d.id LEFT JOIN reported_configs rc ON rc.device_id = d.id`,
       );
-      return rows.map(toFleetRow);
+      return rows.map((r) => ({
+        id: String(r.id),
+        name: strOrNull(r.name),
+        protocol: String(r.protocol) as DeviceProtocol,
+        online: boolOrNull(r.online),
+        lastSeenAt: num(r.last_seen_at),
+        readingsStored: num(r.readings_stored),
+        configVersion: r.dv === null || r.dv === undefined ? null : `${num(r.dv)}@${num(r.da)}|${r.rv === null ? '' : `${num(r.rv)}@${num(r.ra)}`}`,
+      }));
+    });
+  }
+
+  /**
+   * The devices named, with their readings counter and configuration twin (absent: unknown), one
+   * statement per {@link INSERT_CHUNK_ROWS} ids.
+   */
+  fleetRows(ids: readonly string[]): Promise<Map<string, FleetRow>> {
+    return this.db.read(async (sql) => {
+      const found = new Map<string, FleetRow>();
+      for (const chunk of chunks(ids, INSERT_CHUNK_ROWS)) {
+        const idIn = this.db.inList('d.id', chunk);
+        const rows = await sql.rows(
+          `SELECT ${FLEET_COLUMNS} FROM devices d
+           LEFT JOIN desired_configs dc ON dc.device_id = d.id
+           LEFT JOIN reported_configs rc ON rc.device_id = d.id
+           WHERE ${idIn.clause}`,
+          idIn.params,
+        );
+        for (const row of rows) found.set(String(row.id), toFleetRow(row));
+      }
+      return found;
     });
   }
 
@@ -188,7 +232,7 @@ export class DeviceStore {
 }
 
 /** A device's presence at `now`, given the interval inferred for it ({@link DeviceStore.intervals}; unused for a v1 device). */
-export function presenceOf(device: DeviceRecord, intervalMs: number | null, now: number): DevicePresence {
+export function presenceOf(device: Pick<DeviceRecord, 'protocol' | 'online' | 'lastSeenAt'>, intervalMs: number | null, now: number): DevicePresence {
   if (device.protocol !== 'original') return statusPresence(device.online, device.lastSeenAt, now);
   return inferPresence(device.lastSeenAt, intervalMs, now);
 }

@@ -1,7 +1,7 @@
 import { z } from '@iot/common/config';
 import type { SensorValue } from '@iot/common/protocol';
 import type { DevicePresence } from '../db/cadence.ts';
-import { type FleetRow, INTERVAL_SAMPLE, presenceOf } from '../db/device-store.ts';
+import { type FleetIndexRow, INTERVAL_SAMPLE, presenceOf } from '../db/device-store.ts';
 import type { Database, DesiredConfigRecord, DeviceRecord, ReportedConfigRecord } from '../db/index.ts';
 import { integer } from './request-validation.ts';
 
@@ -78,19 +78,19 @@ export function configDrift(desired: DesiredConfigRecord | undefined, reported: 
 }
 
 interface Candidate {
-  row: FleetRow;
+  row: FleetIndexRow;
   presence: DevicePresence;
-  drift: Drift[];
+  drifting: boolean;
 }
 
 /** Sort ranks of presence: the ones to look at first. */
 const STATE_RANK: Record<DevicePresence['state'], number> = { online: 0, stale: 1, offline: 2, unknown: 3 };
 const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
-const byId = (a: Candidate, b: Candidate): number => (a.row.device.id < b.row.device.id ? -1 : a.row.device.id > b.row.device.id ? 1 : 0);
+const byId = (a: Candidate, b: Candidate): number => (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0);
 const KEYS: Record<FleetSort, (a: Candidate, b: Candidate) => number> = {
-  name: (a, b) => collator.compare(a.row.device.name ?? a.row.device.id, b.row.device.name ?? b.row.device.id),
+  name: (a, b) => collator.compare(a.row.name ?? a.row.id, b.row.name ?? b.row.id),
   id: byId,
-  'last-seen': (a, b) => a.row.device.lastSeenAt - b.row.device.lastSeenAt,
+  'last-seen': (a, b) => a.row.lastSeenAt - b.row.lastSeenAt,
   readings: (a, b) => a.row.readingsStored - b.row.readingsStored,
   status: (a, b) => STATE_RANK[a.presence.state] - STATE_RANK[b.presence.state],
 };
@@ -104,35 +104,40 @@ interface CachedInterval {
 /**
  * The fleet overview at fleet scale. Filtering and sorting need every device's presence and
  * drift, which SQL cannot give portably (drift compares two JSON objects key by key; an original
- * device's presence depends on the spacing of its newest readings), so one statement reads the
- * narrow rows of all devices with their configuration twin (DeviceStore.fleet), and the page is
- * cut here; only the page's devices get their newest reading read (one statement per 100).
+ * device's presence depends on the spacing of its newest readings). So one statement reads the
+ * narrow columns of all devices with the versions of their configuration twin
+ * (DeviceStore.fleetIndex), the page is cut here, and only the page's devices get their full rows
+ * and newest reading read (one statement each per page).
  *
- * An original device's measuring interval costs a read of its newest readings, so it is kept per
- * device with the readings counter it was inferred at and inferred again once
- * {@link INTERVAL_SAMPLE} more readings were stored (the whole sample changed), or on any new
- * reading while it had fewer. Devices on the page shown are always inferred afresh when any
- * reading arrived, so what a row shows is exact; filters and sorts may use an interval up to
- * 20 readings old.
+ * What costs a read per device is kept between requests, with what says when it is stale:
+ * - drift, with the versions and times of the desired and reported configuration it was
+ *   computed from (so the configurations are read only for devices whose twin changed);
+ * - an original device's measuring interval, with the readings counter it was inferred at,
+ *   inferred again once {@link INTERVAL_SAMPLE} more readings were stored (the whole sample
+ *   changed), or on any new reading while it had fewer. Devices on the page shown are inferred
+ *   afresh on any new reading, so what a row shows is exact; filters and sorts may use an
+ *   interval up to 20 readings old.
  */
 export class FleetOverview {
   private readonly db: Database;
   private readonly intervals = new Map<string, CachedInterval>();
+  private readonly drifts = new Map<string, { version: string; drifting: boolean }>();
 
   constructor(db: Database) {
     this.db = db;
   }
 
   async page(query: FleetQuery, now: number): Promise<FleetPage> {
-    const rows = await this.db.devices.fleet();
+    const rows = await this.db.devices.fleetIndex();
     await this.inferIntervals(rows, (cached, row) => cached === undefined || row.readingsStored - cached.stamp >= INTERVAL_SAMPLE || (cached.stamp < INTERVAL_SAMPLE && cached.stamp !== row.readingsStored));
-    const all = rows.map((row) => this.candidate(row, now));
+    await this.updateDrifts(rows);
+    const all = rows.map((row): Candidate => ({ row, presence: this.presence(row, now), drifting: this.drifts.get(row.id)?.drifting ?? false }));
     const search = query.q?.trim().toLowerCase() ?? '';
     const matching = all.filter(
       (c) =>
-        (search === '' || c.row.device.id.toLowerCase().includes(search) || (c.row.device.name?.toLowerCase().includes(search) ?? false)) &&
+        (search === '' || c.row.id.toLowerCase().includes(search) || (c.row.name?.toLowerCase().includes(search) ?? false)) &&
         (query.status === undefined || c.presence.state === query.status) &&
-        (query.drift === undefined || (query.drift === 'drifting') === c.drift.length > 0),
+        (query.drift === undefined || (query.drift === 'drifting') === c.drifting),
     );
     const key = KEYS[query.sort ?? 'name'];
     const sign = query.order === 'desc' ? -1 : 1;
@@ -140,43 +145,57 @@ export class FleetOverview {
 
     const offset = query.offset ?? 0;
     const limit = query.limit ?? DEFAULT_FLEET_PAGE;
-    const shown = matching.slice(offset, offset + limit);
-    await this.inferIntervals(
-      shown.map((c) => c.row),
-      (cached, row) => cached === undefined || cached.stamp !== row.readingsStored,
-    );
-    const latest = await this.db.devices.latestReadings(shown.map((c) => c.row.device.id));
-    const devices = shown.map(({ row }): FleetEntry => {
-      const { presence, drift } = this.candidate(row, now);
-      return {
-        device: row.device,
-        presence,
-        readings: row.readingsStored,
-        latest: latest.get(row.device.id) ?? null,
-        desiredConfig: row.desired ?? null,
-        reportedConfig: row.reported ?? null,
-        drift,
-      };
+    const shown = matching.slice(offset, offset + limit).map((c) => c.row);
+    await this.inferIntervals(shown, (cached, row) => cached === undefined || cached.stamp !== row.readingsStored);
+    const ids = shown.map((row) => row.id);
+    const [full, latest] = await Promise.all([this.db.devices.fleetRows(ids), this.db.devices.latestReadings(ids)]);
+    const devices = ids.flatMap((id): FleetEntry[] => {
+      // Gone between the two reads is impossible (devices are never deleted), but skip rather than guess.
+      const row = full.get(id);
+      if (row === undefined) return [];
+      return [
+        {
+          device: row.device,
+          presence: this.presence(row.device, now),
+          readings: row.readingsStored,
+          latest: latest.get(id) ?? null,
+          desiredConfig: row.desired ?? null,
+          reportedConfig: row.reported ?? null,
+          drift: configDrift(row.desired, row.reported),
+        },
+      ];
     });
     return {
       devices,
       total: matching.length,
       offset,
       limit,
-      fleet: { devices: all.length, online: all.filter((c) => c.presence.state === 'online').length, drifting: all.filter((c) => c.drift.length > 0).length },
+      fleet: { devices: all.length, online: all.filter((c) => c.presence.state === 'online').length, drifting: all.filter((c) => c.drifting).length },
     };
   }
 
-  private candidate(row: FleetRow, now: number): Candidate {
-    const presence = presenceOf(row.device, this.intervals.get(row.device.id)?.intervalMs ?? null, now);
-    return { row, presence, drift: configDrift(row.desired, row.reported) };
+  private presence(device: { id: string; protocol: FleetIndexRow['protocol']; online: boolean | null; lastSeenAt: number }, now: number): DevicePresence {
+    return presenceOf(device, this.intervals.get(device.id)?.intervalMs ?? null, now);
+  }
+
+  /** Computes the drift of the devices whose configuration twin changed since it was last computed. */
+  private async updateDrifts(rows: readonly FleetIndexRow[]): Promise<void> {
+    const due = rows.filter((row) => row.configVersion !== null && this.drifts.get(row.id)?.version !== row.configVersion);
+    if (due.length > 0) {
+      const full = await this.db.devices.fleetRows(due.map((row) => row.id));
+      for (const row of due) {
+        const found = full.get(row.id);
+        if (found !== undefined) this.drifts.set(row.id, { version: row.configVersion as string, drifting: configDrift(found.desired, found.reported).length > 0 });
+      }
+    }
+    for (const row of rows) if (row.configVersion === null) this.drifts.delete(row.id);
   }
 
   /** Infers the intervals of the original devices among `rows` for which `stale` holds. */
-  private async inferIntervals(rows: readonly FleetRow[], stale: (cached: CachedInterval | undefined, row: FleetRow) => boolean): Promise<void> {
-    const due = rows.filter((row) => row.device.protocol === 'original' && stale(this.intervals.get(row.device.id), row));
+  private async inferIntervals(rows: readonly FleetIndexRow[], stale: (cached: CachedInterval | undefined, row: FleetIndexRow) => boolean): Promise<void> {
+    const due = rows.filter((row) => row.protocol === 'original' && stale(this.intervals.get(row.id), row));
     if (due.length === 0) return;
-    const inferred = await this.db.devices.intervals(due.map((row) => row.device.id));
-    for (const row of due) this.intervals.set(row.device.id, { stamp: row.readingsStored, intervalMs: inferred.get(row.device.id) ?? null });
+    const inferred = await this.db.devices.intervals(due.map((row) => row.id));
+    for (const row of due) this.intervals.set(row.id, { stamp: row.readingsStored, intervalMs: inferred.get(row.id) ?? null });
   }
 }

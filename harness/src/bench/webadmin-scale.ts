@@ -115,6 +115,8 @@ const SEED_CONNECTIONS = 2;
 
 /** Rows for one table, sent as multi-row INSERTs of literal tuples (generated data: numbers and plain ASCII only). */
 class InsertBuffer {
+  /** Rows sent so far. */
+  sent = 0;
   private readonly tuples: string[] = [];
   private readonly conn: Connection;
   private readonly head: string;
@@ -132,8 +134,10 @@ class InsertBuffer {
   async flush(): Promise<void> {
     if (this.tuples.length === 0) return;
     const sql = this.head + this.tuples.join(',');
+    const rows = this.tuples.length;
     this.tuples.length = 0;
     await this.conn.query(sql);
+    this.sent += rows;
   }
 }
 
@@ -196,9 +200,13 @@ async function seedFleet(host: string, port: number, database: string, plan: Fle
   const share = Math.floor((plan.readings - plan.bigReadings) / (plan.devices - 1));
   const extra = plan.readings - plan.bigReadings - share * (plan.devices - 1);
   let next = 0;
-  let written = 0;
+  const readingBuffers: InsertBuffer[] = [];
   const started = performance.now();
-  let lastReport = started;
+  const ticker = setInterval(() => {
+    const written = readingBuffers.reduce((sum, b) => sum + b.sent, 0);
+    const seconds = (performance.now() - started) / 1000;
+    report(`${written}/${plan.readings} readings stored, ${Math.min(next, plan.devices)}/${plan.devices} devices begun (${seconds.toFixed(0)} s, ${Math.round(written / seconds)}/s)`);
+  }, 10_000);
   const worker = async (): Promise<void> => {
     const conn = await createConnection({ host, port, user: 'root', database });
     try {
@@ -213,24 +221,23 @@ async function seedFleet(host: string, port: number, database: string, plan: Fle
         progress: new InsertBuffer(conn, 'rollup_progress', 'device_id, generation, latest_bucket'),
         metrics: new InsertBuffer(conn, 'device_metrics', 'device_id, metric, first_seen_at'),
       };
+      readingBuffers.push(buffers.readings);
       for (;;) {
         const i = next;
         next += 1;
         if (i >= plan.devices) break;
-        const count = i === 0 ? plan.bigReadings : share + (i <= extra ? 1 : 0);
-        written += await seedDevice(i, count, plan.end, buffers);
-        if (performance.now() - lastReport > 5000) {
-          lastReport = performance.now();
-          const seconds = (lastReport - started) / 1000;
-          report(`${written}/${plan.readings} readings, ${Math.min(next, plan.devices)}/${plan.devices} devices (${seconds.toFixed(0)} s, ${Math.round(written / seconds)}/s)`);
-        }
+        await seedDevice(i, i === 0 ? plan.bigReadings : share + (i <= extra ? 1 : 0), plan.end, buffers);
       }
       for (const buffer of Object.values(buffers)) await buffer.flush();
     } finally {
       await conn.end();
     }
   };
-  await Promise.all(Array.from({ length: SEED_CONNECTIONS }, worker));
+  try {
+    await Promise.all(Array.from({ length: SEED_CONNECTIONS }, worker));
+  } finally {
+    clearInterval(ticker);
+  }
   const check = await createConnection({ host, port, user: 'root', database });
   try {
     const [rows] = (await check.query('SELECT COUNT(*) AS n FROM readings')) as unknown as [Array<{ n: number }>];
@@ -242,8 +249,8 @@ async function seedFleet(host: string, port: number, database: string, plan: Fle
   report(`${plan.readings} readings in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
-/** One device's rows; @returns its readings. */
-async function seedDevice(i: number, count: number, end: number, out: Record<'readings' | 'rollups' | 'devices' | 'boots' | 'desired' | 'reported' | 'progress' | 'metrics', InsertBuffer>): Promise<number> {
+/** One device's rows. */
+async function seedDevice(i: number, count: number, end: number, out: Record<'readings' | 'rollups' | 'devices' | 'boots' | 'desired' | 'reported' | 'progress' | 'metrics', InsertBuffer>): Promise<void> {
   const id = `dev-${String(i).padStart(5, '0')}`;
   const original = i % 10 === 9;
   const kind = i % 10;
@@ -284,7 +291,6 @@ async function seedDevice(i: number, count: number, end: number, out: Record<'re
   }
   await out.progress.add(`('${id}',1,${Math.floor(newest / 60_000) * 60_000})`);
   for (const metric of METRICS) await out.metrics.add(`('${id}','${metric}',${first})`);
-  return count;
 }
 
 const dir = makeTempDir('bench-webadmin-scale');
