@@ -18,7 +18,11 @@ export interface GroupCommitLimits {
   writers: number;
 }
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitLimits = { maxBatches: 256, maxReadings: 20_000, maxBytes: 8 * 1024 * 1024, writers: 2 };
+/**
+ * One writer: group transactions of different writers share most devices, so a second one mostly
+ * waits for the first one's device rows, and under load those waits run into the lock wait timeout.
+ */
+export const DEFAULT_GROUP_COMMIT: GroupCommitLimits = { maxBatches: 256, maxReadings: 10_000, maxBytes: 8 * 1024 * 1024, writers: 1 };
 
 /** One device's batch, admitted by the limits, waiting for a transaction. */
 export interface PendingBatch {

@@ -58,7 +58,9 @@ const deviceIds = Array.from({ length: devices }, (_, i) => `bench-${String(i).p
 const shape: LoadShape = { deviceIds, batches, batchSize };
 const total = devices * batches * batchSize;
 /** A run that makes no progress for this long has failed (lost readings, a crashed service). */
-const STALL_MS = 30_000;
+const STALL_MS = 60_000;
+/** The uplink's default ack timeout (UPLINK_ACK_TIMEOUT_SECONDS). */
+const RESEND_AFTER_MS = 10_000;
 
 progress(`load per run: ${devices} devices × ${batches} batches × ${batchSize} readings = ${total} readings; ${runs} runs`);
 const mariadb = new MariaDbServer({
@@ -85,9 +87,14 @@ const clients = await connectDevices(stack.brokerPort, deviceIds, (id) => stack.
 progress(`${clients.length} devices connected`);
 const red = skipNodeRed ? undefined : installNodeRed();
 
-async function waitUntil(what: string, done: () => Promise<boolean> | boolean, progressOf: () => Promise<number> | number): Promise<void> {
+/**
+ * Polls until `done`. With `resend`, a pause of {@link RESEND_AFTER_MS} without progress makes the
+ * devices publish what was not acknowledged again, as their uplinks would after the ack timeout.
+ */
+async function waitUntil(what: string, done: () => Promise<boolean> | boolean, progressOf: () => Promise<number> | number, resend?: () => Promise<number>): Promise<void> {
   let last = -1;
   let lastChange = performance.now();
+  let resentAt = performance.now();
   for (;;) {
     if (await done()) return;
     const now = await progressOf();
@@ -96,6 +103,9 @@ async function waitUntil(what: string, done: () => Promise<boolean> | boolean, p
       lastChange = performance.now();
     } else if (performance.now() - lastChange > STALL_MS) {
       throw new Error(`${what}: no progress for ${STALL_MS / 1000} s at ${now} of ${total}`);
+    } else if (resend !== undefined && performance.now() - Math.max(lastChange, resentAt) > RESEND_AFTER_MS) {
+      resentAt = performance.now();
+      progress(`${what}: no ack for ${RESEND_AFTER_MS / 1000} s at ${now} of ${total}; the devices send the ${await resend()} unacknowledged batches again`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -124,7 +134,12 @@ async function receiverRun(run: number, label: string, env: Record<string, strin
     const load = await openLoop(clients, shape);
     let acked = false;
     void load.allAcked.then(() => (acked = true));
-    await waitUntil(label, () => acked, () => load.acked());
+    await waitUntil(label, () => acked, () => load.acked(), load.resendUnacked).catch(async (error: unknown) => {
+      const scraped = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+      progress(scraped.split('\n').filter((l) => /^iot_receiver_(messages_in|message_bytes|group|database_up|batches_database|acks|readings_stored)/.test(l)).join('\n'));
+      progress(receiver.logs().filter((r) => r.level !== 'debug' && r.level !== 'info').slice(-10).map((r) => JSON.stringify(r)).join('\n'));
+      throw error;
+    });
     const seconds = (load.lastAckAt()! - load.startedAt) / 1000;
     const inDatabase = await countReadings();
     if (inDatabase !== total || load.acked() !== total) throw new Error(`${label}: acks say ${load.acked()} stored, the table has ${inDatabase}, the load was ${total}`);
@@ -145,6 +160,8 @@ async function receiverRun(run: number, label: string, env: Record<string, strin
   }
 }
 
+const nodeRedLost: { run: number; lost: number }[] = [];
+
 /** (c) The best Node-RED 5 flow on the same broker, database and load, started for the run. */
 async function nodeRedRun(run: number, redJs: string): Promise<void> {
   const login = stack.login('receiver');
@@ -155,9 +172,15 @@ async function nodeRedRun(run: number, redJs: string): Promise<void> {
     load.detach();
     let rows = 0;
     let lastAt = performance.now();
+    let highest = 0;
     // MAX(id) is one index lookup; COUNT(*) only once it says all might be there.
-    const maxId = async () => Number(((await admin.query('SELECT COALESCE(MAX(id), 0) AS n FROM readings'))[0] as { n: number }[])[0]!.n);
-    await waitUntil(
+    const maxId = async () => {
+      const id = Number(((await admin.query('SELECT COALESCE(MAX(id), 0) AS n FROM readings'))[0] as { n: number }[])[0]!.n);
+      if (id !== highest) [highest, lastAt] = [id, performance.now()];
+      return id;
+    };
+    // Node-RED sends no acks, so nothing can be sent again: what it did not store is lost.
+    const complete = await waitUntil(
       NODE_RED,
       async () => {
         if ((await maxId()) < total) return false;
@@ -166,10 +189,15 @@ async function nodeRedRun(run: number, redJs: string): Promise<void> {
         return rows >= total;
       },
       maxId,
+    ).then(
+      () => true,
+      () => false,
     );
+    if (!complete) rows = await countReadings();
     const seconds = (lastAt - load.startedAt) / 1000;
     note(NODE_RED, rows / seconds);
-    progress(`run ${run}/${runs}: ${NODE_RED}: ${(rows / seconds).toFixed(0)} readings/s (all ${rows} in the table)`);
+    if (rows < total) nodeRedLost.push({ run, lost: total - rows });
+    progress(`run ${run}/${runs}: ${NODE_RED}: ${(rows / seconds).toFixed(0)} readings/s (${rows} of ${total} in the table${rows < total ? `, ${total - rows} LOST` : ''})`);
   } finally {
     await nodeRed.dispose();
   }
@@ -254,7 +282,7 @@ writeFileSync(
       ceiling: { method: best.method.name, readingsPerSecond: ceiling, methods: ceilingMethods.map(({ method, rate }) => ({ ...method, readingsPerSecond: rate, runs: results[`ceiling: ${method.name}`] })) },
       receiver: { readingsPerSecond: receiverRate, runs: results[RECEIVER], ofCeiling: receiverRate / ceiling, env: receiverEnv, groupCommits: groupStats },
       ...(ungrouped ? { receiverUngrouped: { readingsPerSecond: median(results[UNGROUPED]!), runs: results[UNGROUPED] } } : {}),
-      ...(skipNodeRed ? {} : { nodeRed: { readingsPerSecond: nodeRedRate, runs: results[NODE_RED], receiverRatio: receiverRate / nodeRedRate } }),
+      ...(skipNodeRed ? {} : { nodeRed: { readingsPerSecond: nodeRedRate, runs: results[NODE_RED], receiverRatio: receiverRate / nodeRedRate, lost: nodeRedLost } }),
       layouts,
     },
     null,

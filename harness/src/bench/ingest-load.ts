@@ -79,12 +79,18 @@ export interface OpenLoopRun {
   startedAt: number;
   /** When the last batch had its PUBACK from the broker. */
   publishedAt: number;
-  /** Readings the receiver acknowledged as stored (0 for a consumer that sends no acks). */
+  /** Readings in the batches acknowledged so far (0 for a consumer that sends no acks). */
   acked: () => number;
   /** When the last ack arrived (performance.now()); undefined before. */
   lastAckAt: () => number | undefined;
   /** Resolves when every batch was acknowledged. */
   allAcked: Promise<void>;
+  /**
+   * Publishes every batch not yet acknowledged again, as a device does after its ack timeout
+   * (a batch the receiver could not store while the database was unavailable is not acked, and
+   * comes again); how many.
+   */
+  resendUnacked: () => Promise<number>;
   /** Stops counting acks (for a consumer that sends none). */
   detach: () => void;
 }
@@ -95,20 +101,19 @@ export interface OpenLoopRun {
  * load does not depend on how fast anything is stored. Acks are counted as they come.
  */
 export async function openLoop(clients: readonly MqttClient[], shape: LoadShape): Promise<OpenLoopRun> {
-  let acked = 0;
   let batchesAcked = 0;
   let lastAckAt: number | undefined;
   const total = shape.deviceIds.length * shape.batches;
   let resolveAll!: () => void;
   const allAcked = new Promise<void>((resolve) => (resolveAll = resolve));
-  const seen = clients.map(() => new Set<string>());
+  const boots = shape.deviceIds.map(() => freshBoot());
+  const unacked = clients.map(() => new Set(Array.from({ length: shape.batches }, (_, i) => String(i))));
   const handlers = clients.map((client, d) => {
+    const prefix = `${boots[d]}-`;
     const handler = (topic: string, payload: Buffer) => {
       if (!topic.endsWith('/ack')) return;
       const ack = JSON.parse(payload.toString()) as Ack;
-      if (seen[d]!.has(ack.batch)) return;
-      seen[d]!.add(ack.batch);
-      acked += ack.stored;
+      if (!ack.batch.startsWith(prefix) || !unacked[d]!.delete(ack.batch.slice(prefix.length))) return;
       batchesAcked++;
       lastAckAt = performance.now();
       if (batchesAcked === total) {
@@ -122,15 +127,20 @@ export async function openLoop(clients: readonly MqttClient[], shape: LoadShape)
   const detach = () => {
     for (const [i, c] of clients.entries()) c.off('message', handlers[i]!);
   };
-  const boots = shape.deviceIds.map(() => freshBoot());
+  const publish = (d: number, index: number) => {
+    const id = shape.deviceIds[d]!;
+    return clients[d]!.publishAsync(`iot-projekt/device/${id}/readings`, JSON.stringify(v1Batch(id, boots[d]!, index, shape.batchSize)), { qos: 1 });
+  };
   const startedAt = performance.now();
   await Promise.all(
-    clients.map(async (client, d) => {
-      const id = shape.deviceIds[d]!;
-      for (let index = 0; index < shape.batches; index++) {
-        await client.publishAsync(`iot-projekt/device/${id}/readings`, JSON.stringify(v1Batch(id, boots[d]!, index, shape.batchSize)), { qos: 1 });
-      }
+    clients.map(async (_, d) => {
+      for (let index = 0; index < shape.batches; index++) await publish(d, index);
     }),
   );
-  return { startedAt, publishedAt: performance.now(), acked: () => acked, lastAckAt: () => lastAckAt, allAcked, detach };
+  const resendUnacked = async () => {
+    const again = unacked.flatMap((set, d) => [...set].map((index) => [d, Number(index)] as const));
+    await Promise.all(again.map(([d, index]) => publish(d, index)));
+    return again.length;
+  };
+  return { startedAt, publishedAt: performance.now(), acked: () => batchesAcked * shape.batchSize, lastAckAt: () => lastAckAt, allAcked, resendUnacked, detach };
 }
