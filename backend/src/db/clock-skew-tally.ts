@@ -17,12 +17,14 @@ export const TALLY_TAIL_IDS = 20_000;
  * covers the flag: a grouped count over the table would take seconds per million readings, past
  * the query timeout on MariaDB. Readings are never deleted, and the receiver sets the flag when it
  * stores a reading (docs/protocol.md §10); a flag changed by hand on an older reading is counted
- * after the next start. One tally per process; calls are serialised.
+ * after the next start (or once readings are stored again). One tally per process; calls are serialised.
  */
 export class ClockSkewTally {
   /** Counts of the readings with ids up to `settledTo`, by device and boot ('' for none). */
   private readonly settled = new Map<string, Map<string, number>>();
   private settledTo = 0;
+  /** The last answer and what the readings looked like then (see {@link count}). */
+  private last: { top: number; stored: number; counts: Map<string, Map<string, number>> } | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private readonly chunkIds: number;
   private readonly tailIds: number;
@@ -39,8 +41,17 @@ export class ClockSkewTally {
     return next;
   }
 
+  /**
+   * The tail's recount reads {@link TALLY_TAIL_IDS} rows, tens of ms on a busy server, so it is
+   * skipped when no reading was committed since the last call: the newest id and the sum of the
+   * devices' readings counters (kept in each batch's own transaction, so any commit of readings
+   * moves it) are both as they were.
+   */
   private async count(sql: Sql): Promise<Map<string, Map<string, number>>> {
-    const top = num((await sql.rows('SELECT COALESCE(MAX(id), 0) AS top FROM readings'))[0]?.top ?? 0);
+    const row = (await sql.rows('SELECT (SELECT COALESCE(MAX(id), 0) FROM readings) AS top, (SELECT COALESCE(SUM(readings_stored), 0) FROM devices) AS stored'))[0];
+    const top = num(row?.top ?? 0);
+    const stored = num(row?.stored ?? 0);
+    if (this.last !== undefined && this.last.top === top && this.last.stored === stored) return copy(this.last.counts);
     const settleTo = Math.max(this.settledTo, top - this.tailIds);
     // Chunk by chunk, each added only once its query answered: a failure leaves nothing half counted.
     while (this.settledTo < settleTo) {
@@ -48,8 +59,9 @@ export class ClockSkewTally {
       await this.countRange(sql, this.settledTo, end, this.settled);
       this.settledTo = end;
     }
-    const counts = new Map([...this.settled].map(([device, boots]) => [device, new Map(boots)]));
+    const counts = copy(this.settled);
     await this.countRange(sql, settleTo, top, counts);
+    this.last = { top, stored, counts: copy(counts) };
     return counts;
   }
 
@@ -63,4 +75,8 @@ export class ClockSkewTally {
       into.set(String(row.device_id), device);
     }
   }
+}
+
+function copy(counts: ReadonlyMap<string, ReadonlyMap<string, number>>): Map<string, Map<string, number>> {
+  return new Map([...counts].map(([device, boots]) => [device, new Map(boots)]));
 }

@@ -53,8 +53,11 @@ export interface FleetIndexRow {
   protocol: DeviceProtocol;
   online: boolean | null;
   lastSeenAt: number;
+  /** When the current status message was received; it changes with every status, even one that leaves last_seen_at. */
+  statusAt: number | null;
   readingsStored: number;
-  /** Changes whenever the desired or the reported configuration does; null when nothing is desired. */
+  duplicatesAbsorbed: number;
+  /** Changes whenever the desired or the reported configuration does; null when neither exists. */
   configVersion: string | null;
 }
 
@@ -121,17 +124,21 @@ export class DeviceStore {
   fleetIndex(): Promise<FleetIndexRow[]> {
     return this.db.read(async (sql) => {
       const rows = await sql.rows(
-        `SELECT d.id, d.name, d.protocol, d.online, d.last_seen_at, d.readings_stored, dc.version AS dv, dc.updated_at AS da, rc.version AS rv, rc.reported_at AS ra
+        `SELECT d.id, d.name, d.protocol, d.online, d.last_seen_at, d.status_at, d.readings_stored, d.duplicates_absorbed,
+                dc.version AS dv, dc.updated_at AS da, rc.version AS rv, rc.reported_at AS ra
          FROM devices d LEFT JOIN desired_configs dc ON dc.device_id = d.id LEFT JOIN reported_configs rc ON rc.device_id = d.id`,
       );
+      const version = (v: unknown, at: unknown): string => (v === null || v === undefined ? '' : `${num(v)}@${num(at)}`);
       return rows.map((r) => ({
         id: String(r.id),
         name: strOrNull(r.name),
         protocol: String(r.protocol) as DeviceProtocol,
         online: boolOrNull(r.online),
         lastSeenAt: num(r.last_seen_at),
+        statusAt: numOrNull(r.status_at),
         readingsStored: num(r.readings_stored),
-        configVersion: r.dv === null || r.dv === undefined ? null : `${num(r.dv)}@${num(r.da)}|${r.rv === null ? '' : `${num(r.rv)}@${num(r.ra)}`}`,
+        duplicatesAbsorbed: num(r.duplicates_absorbed),
+        configVersion: (r.dv ?? r.rv ?? null) === null ? null : `${version(r.dv, r.da)}|${version(r.rv, r.ra)}`,
       }));
     });
   }

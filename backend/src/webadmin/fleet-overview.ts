@@ -180,7 +180,8 @@ export class FleetOverview {
 
   /** Computes the drift of the devices whose configuration twin changed since it was last computed. */
   private async updateDrifts(rows: readonly FleetIndexRow[]): Promise<void> {
-    const due = rows.filter((row) => row.configVersion !== null && this.drifts.get(row.id)?.version !== row.configVersion);
+    // Nothing desired is never drift; a reported configuration alone changes nothing.
+    const due = rows.filter((row) => row.configVersion !== null && !row.configVersion.startsWith('|') && this.drifts.get(row.id)?.version !== row.configVersion);
     if (due.length > 0) {
       const full = await this.db.devices.fleetRows(due.map((row) => row.id));
       for (const row of due) {
@@ -188,7 +189,7 @@ export class FleetOverview {
         if (found !== undefined) this.drifts.set(row.id, { version: row.configVersion as string, drifting: configDrift(found.desired, found.reported).length > 0 });
       }
     }
-    for (const row of rows) if (row.configVersion === null) this.drifts.delete(row.id);
+    for (const row of rows) if (row.configVersion === null || row.configVersion.startsWith('|')) this.drifts.delete(row.id);
   }
 
   /** Infers the intervals of the original devices among `rows` for which `stale` holds. */
