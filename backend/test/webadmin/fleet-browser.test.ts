@@ -120,4 +120,26 @@ describe.skipIf(!chromiumAvailable())('fleet page at fleet scale in Chromium', (
       await session.close();
     }
   });
+  it('pages the integrity report twenty devices at a time and searches it', async () => {
+    const session = await BrowserSession.open(browser, web.base);
+    try {
+      await session.login('alice', 'alice-pw');
+      await session.page.goto('/integrity');
+      const devices = () => session.page.locator('[data-testid="integrity-device"]').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-device-id')));
+      await session.page.locator('[data-testid="integrity-range"]', { hasText: `1–20 of ${DEVICES} devices` }).waitFor({ timeout: 15_000 });
+      expect(await devices()).toEqual(Array.from({ length: 20 }, (_, i) => id(i)));
+      await session.page.getByTestId('integrity-next').click();
+      await session.page.locator('[data-testid="integrity-range"]', { hasText: `21–40 of ${DEVICES} devices` }).waitFor({ timeout: 15_000 });
+      expect(await devices()).toEqual(Array.from({ length: 20 }, (_, i) => id(20 + i)));
+      await session.page.getByTestId('integrity-search').fill('dev-3');
+      // dev-39 is on both pages: the search's answer is there once dev-20 is gone.
+      await session.page.locator(`[data-testid="integrity-device"][data-device-id="${id(20)}"]`).waitFor({ state: 'detached', timeout: 15_000 });
+      expect(await devices()).toEqual(Array.from({ length: 10 }, (_, i) => id(30 + i)));
+      // Ten fit on one page: no pager.
+      expect(await session.page.getByTestId('integrity-range').count()).toBe(0);
+      expect(session.pageErrors).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  });
 });
