@@ -53,6 +53,9 @@ interface StepFigures {
   dbLatencyMs: { p50: number; p95: number; p99: number };
   cpuCores: Record<string, number>;
   peakRssMb: Record<string, number>;
+  /** Median of the fleet workers' per-second event-loop delay p99, ms. */
+  workerLoopDelayP99: number;
+  loadAverage: number;
   lost: number;
   duplicated: number;
   sustained: boolean;
@@ -109,6 +112,8 @@ async function step(devices: number): Promise<StepFigures> {
     dbLatencyMs: { p50: pick((r) => r.dbLatencyMs?.p50 ?? Number.NaN), p95: pick((r) => r.dbLatencyMs?.p95 ?? Number.NaN), p99: pick((r) => r.dbLatencyMs?.p99 ?? Number.NaN) },
     cpuCores: Object.fromEntries(groups.map((g) => [g, pick((r) => r.cpuCores[g] ?? 0)])),
     peakRssMb: Object.fromEntries(groups.map((g) => [g, pick((r) => r.peakRssMb[g] ?? 0)])),
+    workerLoopDelayP99: pick((r) => r.workerEventLoopDelayMs?.p99Median ?? Number.NaN),
+    loadAverage: pick((r) => r.loadAverage),
     lost: Math.max(...results.map((r) => r.checker?.lost ?? Number.NaN)),
     duplicated: Math.max(...results.map((r) => r.checker?.duplicated ?? Number.NaN)),
     sustained: false,
@@ -149,13 +154,13 @@ const underOneSecond = sustained.filter((s) => s.ackLatencyMs.p99 <= 1000).at(-1
 const at1000 = measured.find((s) => s.devices === 1000);
 const base = baseline;
 const row = (s: StepFigures) =>
-  `| ${s.devices} | ${s.committedPerSecond.toFixed(0)} | ${s.ackLatencyMs.p50} / ${s.ackLatencyMs.p95} / ${s.ackLatencyMs.p99} | ${(s.ackLatencyMs.p99 / base.ackLatencyMs.p99).toFixed(1)}× | ${s.dbLatencyMs.p50} / ${s.dbLatencyMs.p95} / ${s.dbLatencyMs.p99} | ${Object.entries(s.cpuCores).map(([g, v]) => `${g} ${v.toFixed(2)}`).join(', ')} | ${Object.entries(s.peakRssMb).map(([g, v]) => `${g} ${v}`).join(', ')} | ${s.lost} / ${s.duplicated} | ${s.sustained ? 'yes' : 'no'} |`;
+  `| ${s.devices} | ${s.committedPerSecond.toFixed(0)} | ${s.ackLatencyMs.p50} / ${s.ackLatencyMs.p95} / ${s.ackLatencyMs.p99} | ${(s.ackLatencyMs.p99 / base.ackLatencyMs.p99).toFixed(1)}× | ${s.dbLatencyMs.p50} / ${s.dbLatencyMs.p95} / ${s.dbLatencyMs.p99} | ${Object.entries(s.cpuCores).map(([g, v]) => `${g} ${v.toFixed(2)}`).join(', ')} | ${Object.entries(s.peakRssMb).map(([g, v]) => `${g} ${v}`).join(', ')} | ${s.workerLoopDelayP99} | ${s.loadAverage.toFixed(1)} | ${s.lost} / ${s.duplicated} | ${s.sustained ? 'yes' : 'no'} |`;
 process.stdout.write(
   [
     '',
     `Fleet scale: virtual devices at ${INTERVAL_SECONDS} reading/s → aedes → receiver → MariaDB, ${seconds} s per step once every device is up, median of ${runs} run(s); ${workers} fleet workers, ${devicesPerRedis} devices per redis-server (node ${process.version}, ${cpus().length} cores)`,
-    '| devices | committed/s | ack latency p50 / p95 / p99 ms | p99 vs baseline | received_at latency p50 / p95 / p99 ms | CPU (cores) | peak RSS (MB) | lost / dup | sustained |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| devices | committed/s | ack latency p50 / p95 / p99 ms | p99 vs baseline | received_at latency p50 / p95 / p99 ms | CPU (cores) | peak RSS (MB) | fleet loop delay p99 ms | load avg | lost / dup | sustained |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     `${row(base)} (baseline)`,
     ...measured.map(row),
     '',

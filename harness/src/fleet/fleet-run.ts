@@ -88,6 +88,8 @@ export interface FleetRunResult {
   /** Measured → the receiver's received_at (taken before its transaction): a lower bound of the commit. */
   dbLatencyMs: LatencySummary | undefined;
   backlogMaxAtEnd: number;
+  /** The fleet workers' event-loop delay while measuring (fleet.ts). */
+  workerEventLoopDelayMs: { p99Median: number; max: number } | undefined;
   /** Mean share of a core over the measured stretch, and peak RSS over the run, per process group. */
   cpuCores: Record<string, number>;
   peakRssMb: Record<string, number>;
@@ -131,7 +133,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
     const f = fleet;
     meter = new UsageMeter(() => ({ fleet: f.workerPids, redis: f.redisPids, ...options.backend.pids() }));
     meter.sample();
-    const rampDeadline = Date.now() + (options.rampTimeoutMs ?? 60_000 + devices.length * 100);
+    // Generous: on a busy machine the broker's password hashing paces the logins.
+    const rampDeadline = Date.now() + (options.rampTimeoutMs ?? 120_000 + devices.length * 300);
     await until(() => f.snapshot().connected >= devices.length || f.snapshot().failures.length > 0 || Date.now() > rampDeadline, options.signal);
     const steady = { at: Date.now(), snapshot: f.snapshot() };
     phase = 'measuring';
@@ -171,6 +174,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
       ackLatencyMs: f.latency.measuredBetween(steady.at, ended.at),
       dbLatencyMs,
       backlogMaxAtEnd: ended.snapshot.backlogMax,
+      workerEventLoopDelayMs: f.eventLoopDelayBetween(steady.at, ended.at),
       cpuCores,
       peakRssMb: Object.fromEntries([...meter.peaks].map(([name, p]) => [name, Math.round(p.rssBytes / 2 ** 20)])),
       loadAverage,

@@ -69,6 +69,7 @@ export class Fleet {
   private readonly samples: { at: number; confirmed: number; perDevice: Map<number, number[]> }[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly sensorsStopped = new Set<number>();
+  private readonly loopDelays: { at: number; p99: number; max: number }[] = [];
   private pool: RedisPool | undefined;
   private disposed = false;
 
@@ -159,6 +160,7 @@ export class Fleet {
     }
     if (message.type !== 'stats') return;
     this.stats.set(message.worker, message);
+    this.loopDelays.push({ at: Date.now(), ...message.eventLoopDelayMs });
     for (const r of message.history) this.history.push(r);
     this.latency.add(message.measuredAt, message.latencyMs);
   }
@@ -206,6 +208,14 @@ export class Fleet {
       problems,
       failures: [...this.failures],
     };
+  }
+
+  /** The workers' event-loop delay over [from, to) (epoch ms): the median of their per-second p99s, and the largest delay. */
+  eventLoopDelayBetween(from: number, to: number): { p99Median: number; max: number } | undefined {
+    const inside = this.loopDelays.filter((d) => d.at >= from && d.at < to);
+    if (inside.length === 0) return undefined;
+    const p99s = inside.map((d) => d.p99).sort((a, b) => a - b);
+    return { p99Median: Math.round(p99s[Math.floor(p99s.length / 2)]!), max: Math.round(Math.max(...inside.map((d) => d.max))) };
   }
 
   /** Stops every sensor (each writes its shutdown marker); the uplinks go on sending. */

@@ -97,6 +97,7 @@ function summary(r: FleetRunResult): string {
     `  latency, measured → ack at the device (upper bound): ${lat(r.ackLatencyMs)}`,
     `  latency, measured → receiver's received_at (lower bound): ${lat(r.dbLatencyMs)}`,
     `  CPU (cores): ${Object.entries(r.cpuCores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}; peak RSS (MB): ${Object.entries(r.peakRssMb).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  fleet workers' event-loop delay: ${r.workerEventLoopDelayMs === undefined ? '–' : `p99 ${r.workerEventLoopDelayMs.p99Median} ms (median of their per-second p99s), max ${r.workerEventLoopDelayMs.max} ms`}`,
     `  drained: ${r.drained ? 'yes' : 'NO'}; machine load average ${r.loadAverage.toFixed(2)}`,
     c === undefined
       ? '  checker: not run'

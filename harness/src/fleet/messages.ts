@@ -48,6 +48,11 @@ export interface WorkerStats {
   latencyMs: number[];
   /** The readings recorded since the last report, for the checker. */
   history: RecordedReading[];
+  /**
+   * How late this worker's event loop ran timers since the last report (ms, p99 and max): when
+   * it nears the latencies, the fleet process itself is what delays the devices.
+   */
+  eventLoopDelayMs: { p99: number; max: number };
   /** Warnings and errors since the start, by event. */
   problems: Record<string, number>;
 }

@@ -51,6 +51,7 @@ export class UsageMeter {
     const now = performance.now();
     const result: Record<string, { cpuCores: number; rssBytes: number }> = {};
     for (const [name, pids] of Object.entries(this.groups())) {
+      if (pids.length === 0) continue; // e.g. SQLite: no database process
       const usage = usageOf(pids);
       const previous = this.last.get(name);
       const cpuCores = previous === undefined ? 0 : (usage.cpuSeconds - previous.cpu) / ((now - previous.at) / 1000);
@@ -74,6 +75,7 @@ export class UsageMeter {
     const result: Record<string, number> = {};
     for (const [name, pids] of Object.entries(this.groups())) {
       const start = this.marked.get(name);
+      if (pids.length === 0) continue;
       if (start === undefined) continue;
       result[name] = (usageOf(pids).cpuSeconds - start.cpu) / ((now - start.at) / 1000);
     }

@@ -1,4 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedReading } from '../checker/delivery-checker.ts';
 import { DeviceObserver } from './device-observer.ts';
@@ -42,6 +43,9 @@ const sink = {
   },
 };
 
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
 function report(): void {
   if (state === undefined) return;
   const { start, devices } = state;
@@ -71,8 +75,10 @@ function report(): void {
     measuredAt: sink.measuredAt.splice(0),
     latencyMs: sink.latencyMs.splice(0),
     history: sink.history.splice(0),
+    eventLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     problems: { ...sink.problems },
   };
+  loopDelay.reset();
   send(stats);
 }
 
