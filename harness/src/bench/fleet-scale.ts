@@ -12,6 +12,7 @@ import { median, numericFlag, progress } from './stats.ts';
  *
  *   npm run bench:fleet-scale -- [--steps 100,250,500,1000,1500,2000] [--seconds 60] [--runs 1]
  *                                [--baseline 10] [--workers 2] [--devices-per-redis 16] [--all]
+ *   npm run bench:fleet-scale -- --redis-compare 160 [--seconds 30] [--runs 3]
  *
  * Per step: committed readings/s, latency measured → ack at the device (p50/p95/p99; an upper
  * bound of measured → commit) and measured → the receiver's received_at (a lower bound), CPU and
@@ -21,6 +22,10 @@ import { median, numericFlag, progress } from './stats.ts';
  * readings/s reached 95 % of the readings the fleet records, and the checker found nothing lost
  * or duplicated; stepping stops after the first step that is not (unless --all).
  * Writes reports/bench/fleet-scale.json and reports/bench/fleet-scale.svg.
+ *
+ * --redis-compare N measures instead how the devices' Redis is best laid out (redis-pool.ts):
+ * N devices with a redis-server each against 16 devices per server, runs interleaved, CPU and RSS
+ * of the redis-servers and the fleet, and latency; writes reports/bench/fleet-redis-layout.json.
  */
 const steps = listFlag('steps', [100, 250, 500, 1000, 1500, 2000]);
 const seconds = numericFlag('seconds', 60);
@@ -29,6 +34,7 @@ const baselineDevices = Math.round(numericFlag('baseline', 10));
 const workers = Math.round(numericFlag('workers', 2));
 const devicesPerRedis = Math.round(numericFlag('devices-per-redis', 16));
 const all = process.argv.includes('--all');
+const redisCompare = process.argv.includes('--redis-compare') ? Math.round(numericFlag('redis-compare', 160)) : undefined;
 const INTERVAL_SECONDS = 1;
 const REPORT_DIR = fileURLToPath(new URL('../../../reports/bench/', import.meta.url));
 
@@ -61,7 +67,7 @@ interface StepFigures {
   sustained: boolean;
 }
 
-const largest = Math.max(baselineDevices, ...steps);
+const largest = redisCompare ?? Math.max(baselineDevices, ...steps);
 progress(`starting MariaDB, aedes and a receiver; hashing ${largest} device passwords...`);
 const backend = await harnessBackend(fleetDeviceIds(largest, 'scale'), 'mariadb');
 let interrupted = false;
@@ -128,6 +134,53 @@ async function step(devices: number): Promise<StepFigures> {
 
 function fmt(l: { p50: number; p95: number; p99: number } | undefined): string {
   return l === undefined ? '–' : `${l.p50}/${l.p95}/${l.p99}`;
+}
+
+if (redisCompare !== undefined) {
+  const layouts = [1, 16];
+  const results = new Map<number, FleetRunResult[]>(layouts.map((l) => [l, []]));
+  try {
+    for (let run = 1; run <= runs && !interrupted; run++) {
+      for (const perServer of layouts) {
+        progress(`${redisCompare} devices, ${perServer} per redis-server, run ${run}/${runs}...`);
+        const r = await runFleet({ backend, durationSeconds: seconds, intervalSeconds: INTERVAL_SECONDS, seed: run, workers, devicesPerRedis: perServer, signal: abort.signal });
+        results.get(perServer)!.push(r);
+        progress(`  → redis ${r.cpuCores.redis?.toFixed(3)} cores, ${r.peakRssMb.redis} MB; fleet ${r.cpuCores.fleet?.toFixed(3)} cores; ack p99 ${r.ackLatencyMs?.p99} ms; lost ${r.checker?.lost}`);
+      }
+    }
+  } finally {
+    await backend.dispose();
+  }
+  if (interrupted) process.exit(130);
+  const figures = layouts.map((perServer) => {
+    const rs = results.get(perServer)!;
+    return {
+      devicesPerServer: perServer,
+      servers: Math.ceil(redisCompare / perServer),
+      redisCores: median(rs.map((r) => r.cpuCores.redis ?? Number.NaN)),
+      redisRssMb: median(rs.map((r) => r.peakRssMb.redis ?? Number.NaN)),
+      fleetCores: median(rs.map((r) => r.cpuCores.fleet ?? Number.NaN)),
+      ackP99Ms: median(rs.map((r) => r.ackLatencyMs?.p99 ?? Number.NaN)),
+      lost: Math.max(...rs.map((r) => r.checker?.lost ?? Number.NaN)),
+      duplicated: Math.max(...rs.map((r) => r.checker?.duplicated ?? Number.NaN)),
+      loadAverage: median(rs.map((r) => r.loadAverage)),
+    };
+  });
+  const [one, shared] = figures as [(typeof figures)[0], (typeof figures)[0]];
+  process.stdout.write(
+    [
+      '',
+      `Redis layout, ${redisCompare} devices at 1 reading/s, ${seconds} s, median of ${runs} run(s) (baseline: one redis-server per device)`,
+      '| devices per server | servers | redis CPU (cores) | redis RSS (MB) | fleet CPU (cores) | ack p99 ms | lost / dup | load avg |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...figures.map((f) => `| ${f.devicesPerServer} | ${f.servers} | ${f.redisCores.toFixed(3)} | ${f.redisRssMb} | ${f.fleetCores.toFixed(3)} | ${f.ackP99Ms} | ${f.lost} / ${f.duplicated} | ${f.loadAverage.toFixed(1)} |`),
+      `ratio 16 per server / 1 per server: redis CPU ${(shared.redisCores / one.redisCores).toFixed(2)}, redis RSS ${(shared.redisRssMb / one.redisRssMb).toFixed(2)}`,
+      '',
+    ].join('\n'),
+  );
+  mkdirSync(REPORT_DIR, { recursive: true });
+  writeFileSync(`${REPORT_DIR}fleet-redis-layout.json`, `${JSON.stringify({ benchmark: 'fleet-redis-layout', node: process.version, devices: redisCompare, seconds, runs, figures }, null, 2)}\n`);
+  process.exit(0);
 }
 
 let baseline: StepFigures | undefined;
