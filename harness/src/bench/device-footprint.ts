@@ -33,27 +33,36 @@ import { median, numericFlag, progress } from './stats.ts';
  *           so the optimising compilers' code in the node binary is never paged in
  *   -lite   --max-semi-space-size=1 --lite-mode: V8's lite mode (no optimising compilers, lazy
  *           feedback, bytecode flushed when cold)
+ *   -lite-malloc  the same with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536
  */
-const FLAG_SETS = {
-  '': [],
-  semi: ['--max-semi-space-size=1'],
-  nojit: ['--max-semi-space-size=1', '--no-opt', '--no-maglev'],
-  lite: ['--max-semi-space-size=1', '--lite-mode'],
-} as const satisfies Record<string, readonly string[]>;
-type FlagSet = keyof typeof FLAG_SETS;
+/** Node flags, and the environment that goes with them, tried on each build. */
+const FLAG_SETS: Record<string, { args: readonly string[]; env?: Record<string, string> }> = {
+  '': { args: [] },
+  semi: { args: ['--max-semi-space-size=1'] },
+  nojit: { args: ['--max-semi-space-size=1', '--no-opt', '--no-maglev'] },
+  lite: { args: ['--max-semi-space-size=1', '--lite-mode'] },
+  // glibc's malloc keeps freed memory of the start-up (the parser's and compiler's zones) unless
+  // large blocks get their own mappings, which go back to the kernel when freed.
+  'lite-malloc': { args: ['--max-semi-space-size=1', '--lite-mode'], env: { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' } },
+};
 type Build = 'source' | 'bundle';
 interface Variant {
   name: string;
   build: Build | 'baseline';
   flags: readonly string[];
+  env: Record<string, string>;
 }
 
 const ALL_VARIANTS: Variant[] = (['source', 'bundle'] as const).flatMap((build) =>
-  (Object.keys(FLAG_SETS) as FlagSet[]).map((set) => ({ name: set === '' ? build : `${build}-${set}`, build, flags: FLAG_SETS[set] })),
+  Object.entries(FLAG_SETS)
+    // Lite mode turns WebAssembly off, and Node strips TypeScript types with a WebAssembly
+    // module: the sources cannot start with it (ERR_WEBASSEMBLY_NOT_SUPPORTED), only the bundle.
+    .filter(([, { args }]) => build === 'bundle' || !args.includes('--lite-mode'))
+    .map(([set, { args, env = {} }]) => ({ name: set === '' ? build : `${build}-${set}`, build, flags: args, env })),
 );
 const BASELINES: Variant[] = [
-  { name: 'bare node', build: 'baseline', flags: [] },
-  { name: 'bare node-lite', build: 'baseline', flags: FLAG_SETS.lite },
+  { name: 'bare node', build: 'baseline', flags: [], env: {} },
+  { name: 'bare node-lite-malloc', build: 'baseline', flags: FLAG_SETS['lite-malloc']!.args, env: FLAG_SETS['lite-malloc']!.env! },
 ];
 
 const runs = numericFlag('runs', 3);
@@ -122,7 +131,7 @@ try {
     progress(`run ${run}/${runs}: starting ${variants.length} devices and ${BASELINES.length} baselines`);
     const running = await startAll();
     try {
-      await Promise.all(running.filter((r) => r.deviceId !== undefined).map((r) => (r.process as ServiceProcess).waitForLog((l) => l.event === 'uplink_connected', 30_000, `${r.variant.name}: the uplink to connect`)));
+      await Promise.all(running.filter((r) => r.deviceId !== undefined).map((r) => (r.process as ServiceProcess).waitForLog((l) => l.event === 'uplink_connected', 90_000, `${r.variant.name}: the uplink to connect`)));
       progress(`run ${run}/${runs}: warming up for ${warmupSeconds} s`);
       await sleep(warmupSeconds * 1000);
       for (const [name, result] of await measure(running)) figures.set(name, [...(figures.get(name) ?? []), result]);
@@ -169,6 +178,7 @@ async function startAll(): Promise<Running[]> {
           MQTT_PORT: String(stack.brokerPort),
           MQTT_USERNAME: login.username,
           MQTT_PASSWORD: login.password,
+          ...variant.env,
         },
       });
       return { variant, process, redis, deviceId };
@@ -176,7 +186,12 @@ async function startAll(): Promise<Running[]> {
   );
   const baselines = BASELINES.map((variant) => ({
     variant,
-    process: new ManagedProcess({ name: variant.name, command: process.execPath, args: [...variant.flags, '-e', 'setInterval(() => {}, 1000)'] }),
+    process: new ManagedProcess({
+      name: variant.name,
+      command: process.execPath,
+      args: [...variant.flags, '-e', 'setInterval(() => {}, 1000)'],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...variant.env },
+    }),
   }));
   return [...devices, ...baselines];
 }
@@ -237,7 +252,7 @@ function report(): void {
     const cpu = med(v.name, 'cpuPercent');
     return {
       variant: v.name,
-      flags: v.flags.join(' '),
+      flags: [...Object.entries(v.env).map(([k, x]) => `${k}=${x}`), ...v.flags].join(' '),
       rssMiB: rss,
       anonMiB: med(v.name, 'anonMiB'),
       fileMiB: med(v.name, 'fileMiB'),
