@@ -127,9 +127,13 @@ export async function openLoop(clients: readonly MqttClient[], shape: LoadShape)
   const detach = () => {
     for (const [i, c] of clients.entries()) c.off('message', handlers[i]!);
   };
+  // A batch sent again is the same batch: same readings, same times (a new time would be an identity conflict).
+  const firstSent = clients.map(() => new Map<number, number>());
   const publish = (d: number, index: number) => {
     const id = shape.deviceIds[d]!;
-    return clients[d]!.publishAsync(`iot-projekt/device/${id}/readings`, JSON.stringify(v1Batch(id, boots[d]!, index, shape.batchSize)), { qos: 1 });
+    const at = firstSent[d]!.get(index) ?? Date.now();
+    firstSent[d]!.set(index, at);
+    return clients[d]!.publishAsync(`iot-projekt/device/${id}/readings`, JSON.stringify(v1Batch(id, boots[d]!, index, shape.batchSize, at)), { qos: 1 });
   };
   const startedAt = performance.now();
   await Promise.all(
