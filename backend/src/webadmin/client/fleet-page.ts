@@ -94,7 +94,9 @@ export function renderFleetPage(main: HTMLElement, live: LiveEvents): void {
   let latestLoad = 0;
   const load = async (): Promise<void> => {
     const params = viewQuery(view);
-    history.replaceState(null, '', `${location.pathname}${query(params)}`);
+    // Only when the view changed: a live reload leaves the address (and the history) alone.
+    const address = `${location.pathname}${query(params)}`;
+    if (address !== `${location.pathname}${location.search}`) history.replaceState(null, '', address);
     controls.sync();
     const mine = ++latestLoad;
     const page = await apiGet<FleetPage>(`/api/fleet${query({ ...params, limit: FLEET_PAGE_SIZE })}`);
