@@ -10,7 +10,6 @@ import { closeRedis, createRedisConnection } from '../redis-connection.ts';
 import { sensorEnv } from '../sensor/config.ts';
 import { createSensor } from '../sensor/create-sensor.ts';
 import { checkUplinkEnv, type UplinkConfig, uplinkEnv } from '../uplink/config.ts';
-import { createUplink } from '../uplink/create-uplink.ts';
 
 /**
  * All device services in one process, for small devices (one Node.js runtime instead of several)
@@ -67,8 +66,10 @@ async function buildDevice(config: AllInOneConfig, withUplink: boolean, logger: 
   const redis = createRedisConnection(config, logger);
   const sensor = await createSensor({ config, hardware, redis, logger: logger.child({ component: 'sensor' }), clock: systemClock });
   const button = createButton({ config, gpio: hardware.gpio, redis, logger: logger.child({ component: 'startstopbutton' }) });
+  // Loaded only when configured: the uplink brings MQTT.js and its streams, which a device that
+  // measures and buffers only never needs.
   const uplink = withUplink
-    ? createUplink({
+    ? (await import('../uplink/create-uplink.ts')).createUplink({
         config: config as UplinkConfig,
         redis,
         logger: logger.child({ component: 'mqtthandler' }),
