@@ -37,6 +37,11 @@ export const REPLACEMENTS: readonly Replacement[] = [
     why: 'the uplink never sets a SOCKS proxy',
     contents: `"use strict";\nexports.default = () => { ${missing('MQTT through a SOCKS proxy')} };\n`,
   },
+  {
+    file: 'ioredis/built/cluster/index.js',
+    why: 'a device talks to its own standalone Redis (device/src/redis-connection.ts), never to a Redis Cluster',
+    contents: `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nclass Cluster { constructor() { ${missing('Redis Cluster')} } }\nexports.default = Cluster;\n`,
+  },
 ];
 
 export function trimPlugin(nodeModules: string): Plugin {
@@ -47,7 +52,7 @@ export function trimPlugin(nodeModules: string): Plugin {
   return {
     name: 'device-trim',
     setup(build) {
-      build.onLoad({ filter: /[\\/]node_modules[\\/](zod|mqtt)[\\/]/ }, (args) => {
+      build.onLoad({ filter: /[\\/]node_modules[\\/](zod|mqtt|ioredis)[\\/]/ }, (args) => {
         const replacement = byPath.get(args.path);
         if (replacement === undefined) return undefined;
         return { contents: replacement.contents, loader: 'js', resolveDir: dirname(args.path) };
