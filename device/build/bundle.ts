@@ -33,7 +33,10 @@ export interface BundleResult {
 }
 
 export interface BundleOptions {
-  /** Shorter source text: whitespace and syntax only, so names in stack traces stay readable. */
+  /**
+   * Shorter source text (Node keeps it all in memory): whitespace and syntax only, so names in
+   * stack traces stay readable. Shortening names as well measured 3–4 MiB more RSS, not less.
+   */
   minify?: boolean;
   /** Leave out the parts of packages a device never runs (trim-plugin.ts). */
   trim?: boolean;
@@ -71,8 +74,8 @@ export async function bundleDevice(outdir: string, options: BundleOptions = {}):
 
 function outdirFlag(argv: readonly string[]): string {
   const at = argv.indexOf('--outdir');
-  const unknown = argv.filter((arg, i) => arg.startsWith('--') && arg !== '--outdir' && argv[i - 1] !== '--outdir');
-  if (unknown.length > 0) fail(`unknown flag ${unknown[0]}`);
+  const unknown = argv.filter((arg, i) => arg !== '--outdir' && argv[i - 1] !== '--outdir');
+  if (unknown.length > 0) fail(`unexpected argument ${unknown[0]}`);
   if (at < 0) return resolve(deviceDir, 'dist');
   const value = argv[at + 1];
   if (value === undefined || value.startsWith('--') || value.trim() === '') fail('--outdir needs a directory');

@@ -18,7 +18,7 @@ import { median, numericFlag, progress } from './stats.ts';
  *       [--database sqlite|mariadb] [--variants source,bundle,bundle-lite,...]
  *
  * Each run starts every variant at once, each with its own redis-server, plus the baselines: a
- * bare `node -e "setInterval(() => {}, 1000)"`, with no flags and with the lite flags. After the
+ * bare `node -e "setInterval(() => {}, 1000)"`, with no flags and with -small-malloc. After the
  * warm-up it samples each process once a second for `--seconds`: RSS (VmRSS, and its anonymous
  * and file-backed parts) from /proc/<pid>/status, CPU (utime + stime) from /proc/<pid>/stat over
  * the window, as % of one core. Peak is VmHWM (since start). The figures are medians over the
@@ -29,21 +29,26 @@ import { median, numericFlag, progress } from './stats.ts';
  * (the production build, npm run build:device, made afresh into a temp dir), and each of them
  * with Node flags:
  *   -semi   --max-semi-space-size=1: a 1 MB young generation instead of up to 16 MB per semi-space
- *   -nojit  --max-semi-space-size=1 --no-opt --no-maglev: interpreter and baseline compiler only,
- *           so the optimising compilers' code in the node binary is never paged in
- *   -lite   --max-semi-space-size=1 --lite-mode: V8's lite mode (no optimising compilers, lazy
- *           feedback, bytecode flushed when cold)
- *   -lite-malloc  the same with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536
+ *   -small  -semi and --optimize-for-size --no-opt --no-maglev --no-sparkplug: the interpreter
+ *           only, so the compilers' code in the node binary is never paged in, and V8's
+ *           memory-saving heuristics; WebAssembly stays (fetch and type stripping need it)
+ *   -lite   -semi and --lite-mode, which is -small plus no WebAssembly at all: only the bundle
+ *           starts with it, and fetch() fails in it
+ *   -…-malloc  the same with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536
  */
 /** Node flags, and the environment that goes with them, tried on each build. */
+const SMALL = ['--max-semi-space-size=1', '--optimize-for-size', '--no-opt', '--no-maglev', '--no-sparkplug'];
+const LITE = ['--max-semi-space-size=1', '--lite-mode'];
+// glibc's malloc keeps freed memory of the start-up (the parser's and compiler's zones) unless
+// large blocks get their own mappings, which go back to the kernel when freed.
+const MALLOC = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' };
 const FLAG_SETS: Record<string, { args: readonly string[]; env?: Record<string, string> }> = {
   '': { args: [] },
   semi: { args: ['--max-semi-space-size=1'] },
-  nojit: { args: ['--max-semi-space-size=1', '--no-opt', '--no-maglev'] },
-  lite: { args: ['--max-semi-space-size=1', '--lite-mode'] },
-  // glibc's malloc keeps freed memory of the start-up (the parser's and compiler's zones) unless
-  // large blocks get their own mappings, which go back to the kernel when freed.
-  'lite-malloc': { args: ['--max-semi-space-size=1', '--lite-mode'], env: { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' } },
+  small: { args: SMALL },
+  'small-malloc': { args: SMALL, env: MALLOC },
+  lite: { args: LITE },
+  'lite-malloc': { args: LITE, env: MALLOC },
 };
 type Build = 'source' | 'bundle';
 interface Variant {
@@ -62,7 +67,7 @@ const ALL_VARIANTS: Variant[] = (['source', 'bundle'] as const).flatMap((build) 
 );
 const BASELINES: Variant[] = [
   { name: 'bare node', build: 'baseline', flags: [], env: {} },
-  { name: 'bare node-lite-malloc', build: 'baseline', flags: FLAG_SETS['lite-malloc']!.args, env: FLAG_SETS['lite-malloc']!.env! },
+  { name: 'bare node-small-malloc', build: 'baseline', flags: SMALL, env: MALLOC },
 ];
 
 const runs = numericFlag('runs', 3);
