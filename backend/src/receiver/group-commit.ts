@@ -14,15 +14,14 @@ export interface GroupCommitLimits {
   maxReadings: number;
   /** Payload bytes of the batches in one transaction. */
   maxBytes: number;
-  /** Group transactions at once (SQLite serialises them anyway). */
+  /**
+   * Group transactions at once, each for its own share of the devices (SQLite serialises them
+   * anyway).
+   */
   writers: number;
 }
 
-/**
- * One writer: group transactions of different writers share most devices, so a second one mostly
- * waits for the first one's device rows, and under load those waits run into the lock wait timeout.
- */
-export const DEFAULT_GROUP_COMMIT: GroupCommitLimits = { maxBatches: 256, maxReadings: 10_000, maxBytes: 8 * 1024 * 1024, writers: 1 };
+export const DEFAULT_GROUP_COMMIT: GroupCommitLimits = { maxBatches: 256, maxReadings: 10_000, maxBytes: 8 * 1024 * 1024, writers: 2 };
 
 /** One device's batch, admitted by the limits, waiting for a transaction. */
 export interface PendingBatch {
@@ -42,11 +41,13 @@ interface Waiting {
 }
 
 /**
- * Group commit: batches of many devices stored in few transactions. A batch that arrives while
- * every writer is busy waits; when a writer is free it takes the waiting batches in arrival order,
- * as many as fit the limits, and stores them in one transaction (IngestStore.storeBatches). Each
- * batch's promise resolves only after the COMMIT that holds it, so its ack still means "committed"
- * (docs/receiver-throughput.md).
+ * Group commit: batches of many devices stored in few transactions. Each device belongs to one
+ * writer (by a hash of its id), so the transactions of two writers never touch the same device's
+ * rows and never wait for each other's locks, and a device's batches are written in the order they
+ * came. A batch that arrives while its writer is busy waits; when the writer is free it takes its
+ * waiting batches in arrival order, as many as fit the limits, and stores them in one transaction
+ * (IngestStore.storeBatches). Each batch's promise resolves only after the COMMIT that holds it,
+ * so its ack still means "committed" (docs/receiver-throughput.md §1).
  *
  * What a group transaction cannot do is settled as for a single batch: an outage (the gate says
  * unavailable) leaves every batch of the group unacknowledged, to come again; a refusal (an error
@@ -56,19 +57,19 @@ interface Waiting {
  * broker while too many are in process (receiver.ts), and every waiting batch is one of those.
  */
 export class GroupCommitter {
-  private readonly queue: Waiting[] = [];
+  private readonly writers: { queue: Waiting[]; busy: boolean }[];
   private queuedBytes = 0;
-  private writing = 0;
   private readonly options: { gate: DatabaseGate; store: IngestStore; logger: Logger; metrics: ReceiverMetrics; limits: GroupCommitLimits };
 
   constructor(options: { gate: DatabaseGate; store: IngestStore; logger: Logger; metrics: ReceiverMetrics; limits: GroupCommitLimits }) {
     this.options = options;
-    options.metrics.watchGroupQueue(() => ({ batches: this.queue.length, bytes: this.queuedBytes }));
+    this.writers = Array.from({ length: Math.max(1, options.limits.writers) }, () => ({ queue: [], busy: false }));
+    options.metrics.watchGroupQueue(() => ({ batches: this.waiting, bytes: this.queuedBytes }));
   }
 
   /** Batches waiting for a transaction (not those being written). */
   get waiting(): number {
-    return this.queue.length;
+    return this.writers.reduce((sum, w) => sum + w.queue.length, 0);
   }
 
   /** Stores one batch in the next group transaction; resolves after its commit (or with why not). */
@@ -76,38 +77,38 @@ export class GroupCommitter {
     const size = batch.readings.length + (batch.meta.shutdowns?.length ?? 0);
     // Too large to share a transaction: stored on its own, in the store's own chunks.
     if (size > this.options.limits.maxReadings || batch.readings.length > STORE_CHUNK_READINGS) return this.alone(batch);
+    const writer = this.writers[hash(batch.deviceId) % this.writers.length]!;
     return new Promise<IsolatedStore>((settle) => {
-      this.queue.push({ batch, size, settle });
+      writer.queue.push({ batch, size, settle });
       this.queuedBytes += batch.bytes;
-      this.pump();
+      this.pump(writer);
     });
   }
 
-  private pump(): void {
-    while (this.writing < this.options.limits.writers && this.queue.length > 0) {
-      const group = this.take();
-      this.writing++;
-      void this.write(group).finally(() => {
-        this.writing--;
-        this.pump();
-      });
-    }
+  private pump(writer: { queue: Waiting[]; busy: boolean }): void {
+    if (writer.busy || writer.queue.length === 0) return;
+    const group = this.take(writer.queue);
+    writer.busy = true;
+    void this.write(group).finally(() => {
+      writer.busy = false;
+      this.pump(writer);
+    });
   }
 
   /** The oldest waiting batches that fit the limits together; at least one. */
-  private take(): Waiting[] {
+  private take(queue: Waiting[]): Waiting[] {
     const { maxBatches, maxReadings, maxBytes } = this.options.limits;
     let readings = 0;
     let bytes = 0;
     let count = 0;
-    for (const item of this.queue) {
+    for (const item of queue) {
       if (count > 0 && (count + 1 > maxBatches || readings + item.size > maxReadings || bytes + item.batch.bytes > maxBytes)) break;
       count++;
       readings += item.size;
       bytes += item.batch.bytes;
     }
     this.queuedBytes -= bytes;
-    return this.queue.splice(0, count);
+    return queue.splice(0, count);
   }
 
   private async write(group: Waiting[]): Promise<void> {
@@ -150,4 +151,11 @@ export class GroupCommitter {
   private alone(batch: PendingBatch): Promise<IsolatedStore> {
     return storeIsolating(this.options.gate, this.options.store, batch.deviceId, batch.readings, batch.meta, batch.what);
   }
+}
+
+/** FNV-1a: a stable, even spread of device ids over the writers. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }

@@ -206,7 +206,7 @@ export class ReceiverMetrics {
       { name: 'iot_receiver_group_refused_total', help: 'Group transactions refused, whose batches were then stored one by one.', type: 'counter', samples: [{ value: this.groupsRefused }] },
       {
         name: 'iot_receiver_batch_store_duration_seconds',
-        help: 'Time to store one batch of readings (one transaction), for stores that completed.',
+        help: 'Time from handing a batch to the store until its commit, waiting for a group transaction included, for stores that completed.',
         type: 'histogram',
         samples: histogramSamples(BATCH_STORE_BUCKETS, this.storeBuckets, this.storeSeconds),
       },

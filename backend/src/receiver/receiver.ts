@@ -137,7 +137,13 @@ export class Receiver implements Service {
         }
       });
     });
-    client.on('close', () => logger.warn({ event: 'mqtt_disconnected' }, 'lost connection to the broker; reconnecting'));
+    client.on('close', () => {
+      // A held-back message belongs to the connection that just closed: its PUBACK must not go out on
+      // the next one, where its packet id means nothing (aedes closes a connection that acknowledges
+      // an unknown id). Unacknowledged, the broker sends it again; it is still being processed here.
+      this.waiting.length = 0;
+      logger.warn({ event: 'mqtt_disconnected' }, 'lost connection to the broker; reconnecting');
+    });
     client.on('error', (error) => logger.warn({ event: 'mqtt_error', err: { message: error.message } }, 'MQTT error'));
     this.sweeper = this.sweepCommands(this.stopping.signal);
     this.upkeep = this.rejections.run(this.stopping.signal);

@@ -152,6 +152,28 @@ describe('receiver: group commit', () => {
     expect(await Promise.all(DEVICES.map((id) => db.readings.countReadings(id)))).toEqual(counts.map((n, i) => n + (i === 0 ? 2 : 15)));
   });
 
+  it('sends no PUBACK of a message it held back on the connection after a broker restart, and stays connected', async () => {
+    const receiver = stack.receivers[0]!;
+    const { lock, stuck } = await blockWriter();
+    const sent = (['dev-a', 'dev-b', 'dev-c'] as const).flatMap((id) => Array.from({ length: 3 }, () => ({ d: device(id), batch: device(id).batch(device(id).entries(2)) })));
+    for (const { d, batch } of sent) await d.publish('readings', batch);
+    await eventually(async () => (await metric('iot_receiver_messages_in_flight')) === MAX_CONCURRENT, 10_000, 'the receiver holding back a message');
+    const disconnects = () => receiver.logs().filter((r) => r.event === 'mqtt_disconnected').length;
+    const before = disconnects();
+    await stack.broker.kill();
+    await stack.broker.start();
+    await receiver.waitForLog((r) => r.event === 'mqtt_disconnected', 10_000, 'the receiver losing the broker');
+    await eventually(async () => (await Promise.all([...devices.values()].map((d) => d.client.connected))).every(Boolean), 20_000, 'devices back');
+    await eventually(() => receiver.logs().filter((r) => r.event === 'receiver_subscribed').length >= 2, 20_000, 'the receiver subscribed again');
+    // Released now, the held-back message's PUBACK would name a packet id of the old connection.
+    await lock.release();
+    await acked(device('dev-x'), stuck);
+    for (const { d, batch } of sent) await d.deliver(batch, { resendMs: 2000, timeoutMs: 30_000 });
+    const probe = device('dev-d').batch(device('dev-d').entries(1));
+    expect(await device('dev-d').deliver(probe)).toMatchObject({ stored: 1 });
+    expect(disconnects() - before).toBe(1);
+  }, 90_000);
+
   it('acks nothing of a group whose transaction dies with the database, and stores it once when it is sent again', async () => {
     const db = await stack.database();
     const before = await metrics();

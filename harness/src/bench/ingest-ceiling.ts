@@ -137,7 +137,11 @@ async function receiverRun(run: number, label: string, env: Record<string, strin
     await waitUntil(label, () => acked, () => load.acked(), load.resendUnacked).catch(async (error: unknown) => {
       const scraped = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
       progress(scraped.split('\n').filter((l) => /^iot_receiver_(messages_in|message_bytes|group|database_up|batches_database|acks|readings_stored)/.test(l)).join('\n'));
-      progress(receiver.logs().filter((r) => r.level !== 'debug' && r.level !== 'info').slice(-10).map((r) => JSON.stringify(r)).join('\n'));
+      progress(receiver.logs().filter((r) => r.level !== 'debug' && r.level !== 'info').slice(-10).map((r) => JSON.stringify(r).slice(0, 500)).join('\n'));
+      const [processes] = await admin.query("SELECT id, command, time, state, LEFT(info, 120) AS info FROM information_schema.processlist WHERE command <> 'Sleep' OR time > 5");
+      progress(`database sessions: ${JSON.stringify(processes)}`);
+      const [trx] = await admin.query('SELECT trx_id, trx_state, trx_started, trx_mysql_thread_id, LEFT(trx_query, 120) AS q FROM information_schema.innodb_trx');
+      progress(`transactions: ${JSON.stringify(trx)}`);
       throw error;
     });
     const seconds = (load.lastAckAt()! - load.startedAt) / 1000;
