@@ -211,11 +211,22 @@ const RECEIVER = `receiver: ${devices} devices → aedes → receiver (group com
 const UNGROUPED = 'receiver, a transaction per batch (RECEIVER_GROUP_MAX_BATCHES=1)';
 const NODE_RED = 'Node-RED 5: mqtt in → function (one multi-row INSERT per batch) → mysql';
 // Interleaved, so a neighbour's load on this shared machine falls on every contender alike.
+const failures: { run: number; what: string; error: string }[] = [];
+/** A contender that fails a run (stalls, loses readings) is reported as such; the others go on. */
+const attempt = async (run: number, what: string, work: () => Promise<void>) => {
+  try {
+    await work();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    failures.push({ run, what, error: message });
+    progress(`run ${run}/${runs}: ${what} FAILED: ${message}`);
+  }
+};
 for (let run = 1; run <= runs; run++) {
   if (!skipCeiling) await ceilingRun(run);
-  await receiverRun(run, RECEIVER, receiverEnv);
-  if (ungrouped) await receiverRun(run, UNGROUPED, { ...receiverEnv, RECEIVER_GROUP_MAX_BATCHES: '1' });
-  if (red !== undefined) await nodeRedRun(run, red);
+  await attempt(run, RECEIVER, () => receiverRun(run, RECEIVER, receiverEnv));
+  if (ungrouped) await attempt(run, UNGROUPED, () => receiverRun(run, UNGROUPED, { ...receiverEnv, RECEIVER_GROUP_MAX_BATCHES: '1' }));
+  if (red !== undefined) await attempt(run, NODE_RED, () => nodeRedRun(run, red));
 }
 const ceilingMethods = BULK_METHODS.map((m) => ({ method: m, rate: median(results[`ceiling: ${m.name}`] ?? []) }));
 const best = ceilingMethods.reduce((a, b) => (b.rate > a.rate || Number.isNaN(a.rate) ? b : a));
@@ -245,8 +256,8 @@ await stack.dispose();
 await admin.end();
 await mariadb.dispose();
 
-const receiverRate = median(results[RECEIVER]!);
-const nodeRedRate = skipNodeRed ? Number.NaN : median(results[NODE_RED]!);
+const receiverRate = median(results[RECEIVER] ?? []);
+const nodeRedRate = skipNodeRed ? Number.NaN : median(results[NODE_RED] ?? []);
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
 const line = (name: string, value: number, base: number) => `| ${name} | ${fmt(value)} | ${(value / base).toFixed(3)} | ${(results[name] ?? []).map(fmt).join(', ')} |`;
 process.stdout.write(
@@ -257,10 +268,11 @@ process.stdout.write(
     '| --- | --- | --- | --- |',
     ...(skipCeiling ? [] : ceilingMethods.map(({ method, rate }) => line(`ceiling: ${method.name}`, rate, ceiling))),
     line(RECEIVER, receiverRate, ceiling),
-    ...(ungrouped ? [line(UNGROUPED, median(results[UNGROUPED]!), ceiling)] : []),
+    ...(ungrouped ? [line(UNGROUPED, median(results[UNGROUPED] ?? []), ceiling)] : []),
     ...(skipNodeRed ? [] : [line(NODE_RED, nodeRedRate, ceiling)]),
     '',
     `receiver / ceiling (${best.method.name}): ${(receiverRate / ceiling).toFixed(3)} (target ≥ 0.8)`,
+    ...failures.map((f) => `FAILED run ${f.run}: ${f.what}: ${f.error}`),
     ...(skipNodeRed ? [] : [`receiver / Node-RED: ${(receiverRate / nodeRedRate).toFixed(2)} (target ≥ 2)`]),
     '',
     ...(layouts.length === 0
@@ -285,9 +297,10 @@ writeFileSync(
       load: { devices, batchSize, batchesPerDevice: batches, readingsPerRun: total, runs, qos: 1, openLoop: true, broker: 'aedes' },
       ceiling: { method: best.method.name, readingsPerSecond: ceiling, methods: ceilingMethods.map(({ method, rate }) => ({ ...method, readingsPerSecond: rate, runs: results[`ceiling: ${method.name}`] })) },
       receiver: { readingsPerSecond: receiverRate, runs: results[RECEIVER], ofCeiling: receiverRate / ceiling, env: receiverEnv, groupCommits: groupStats },
-      ...(ungrouped ? { receiverUngrouped: { readingsPerSecond: median(results[UNGROUPED]!), runs: results[UNGROUPED] } } : {}),
+      ...(ungrouped ? { receiverUngrouped: { readingsPerSecond: median(results[UNGROUPED] ?? []), runs: results[UNGROUPED] } } : {}),
       ...(skipNodeRed ? {} : { nodeRed: { readingsPerSecond: nodeRedRate, runs: results[NODE_RED], receiverRatio: receiverRate / nodeRedRate, lost: nodeRedLost } }),
       layouts,
+      failures,
     },
     null,
     2,
