@@ -118,28 +118,36 @@ export class DeviceStore {
   }
 
   /**
-   * Every device's narrow columns and the versions of its configuration twin, in one statement (a
-   * join of three tables on their primary keys): what the fleet overview filters and sorts.
+   * Every device's narrow columns and the versions of its configuration twin: three sequential
+   * scans joined here, on one connection. (As one statement, a LEFT JOIN on the primary keys, it
+   * took 2–3 times as long on MariaDB at 5000 devices: two key lookups per device.)
    */
   fleetIndex(): Promise<FleetIndexRow[]> {
     return this.db.read(async (sql) => {
-      const rows = await sql.rows(
-        `SELECT d.id, d.name, d.protocol, d.online, d.last_seen_at, d.status_at, d.readings_stored, d.duplicates_absorbed,
-                dc.version AS dv, dc.updated_at AS da, rc.version AS rv, rc.reported_at AS ra
-         FROM devices d LEFT JOIN desired_configs dc ON dc.device_id = d.id LEFT JOIN reported_configs rc ON rc.device_id = d.id`,
-      );
-      const version = (v: unknown, at: unknown): string => (v === null || v === undefined ? '' : `${num(v)}@${num(at)}`);
-      return rows.map((r) => ({
-        id: String(r.id),
-        name: strOrNull(r.name),
-        protocol: String(r.protocol) as DeviceProtocol,
-        online: boolOrNull(r.online),
-        lastSeenAt: num(r.last_seen_at),
-        statusAt: numOrNull(r.status_at),
-        readingsStored: num(r.readings_stored),
-        duplicatesAbsorbed: num(r.duplicates_absorbed),
-        configVersion: (r.dv ?? r.rv ?? null) === null ? null : `${version(r.dv, r.da)}|${version(r.rv, r.ra)}`,
-      }));
+      const devices = await sql.rows('SELECT id, name, protocol, online, last_seen_at, status_at, readings_stored, duplicates_absorbed FROM devices');
+      const desired = await sql.rows('SELECT device_id, version, updated_at FROM desired_configs');
+      const reported = await sql.rows('SELECT device_id, version, reported_at FROM reported_configs');
+      const versions = new Map<string, [string, string]>();
+      for (const r of desired) versions.set(String(r.device_id), [`${num(r.version)}@${num(r.updated_at)}`, '']);
+      for (const r of reported) {
+        const id = String(r.device_id);
+        versions.set(id, [versions.get(id)?.[0] ?? '', `${num(r.version)}@${num(r.reported_at)}`]);
+      }
+      return devices.map((r) => {
+        const id = String(r.id);
+        const twin = versions.get(id);
+        return {
+          id,
+          name: strOrNull(r.name),
+          protocol: String(r.protocol) as DeviceProtocol,
+          online: boolOrNull(r.online),
+          lastSeenAt: num(r.last_seen_at),
+          statusAt: numOrNull(r.status_at),
+          readingsStored: num(r.readings_stored),
+          duplicatesAbsorbed: num(r.duplicates_absorbed),
+          configVersion: twin === undefined ? null : `${twin[0]}|${twin[1]}`,
+        };
+      });
     });
   }
 

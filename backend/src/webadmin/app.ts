@@ -133,7 +133,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
   });
   app.get('/api/events', eventStream(live, streams));
   app.use('/api', tokenRoutes({ db, logger }));
-  app.use('/api', overviewRoutes({ db, clock }));
+  app.use('/api', overviewRoutes({ db, clock, recentFleetIndex: () => live.recentFleetIndex() }));
   app.use('/api', apiRoutes({ db, control: options.control, logger, clock }));
   app.use('/api', commandRoutes({ db, control: options.control, logger }));
   app.use(pageRoutes({ assets: options.assets, sessions }));

@@ -104,10 +104,12 @@ interface CachedInterval {
 /**
  * The fleet overview at fleet scale. Filtering and sorting need every device's presence and
  * drift, which SQL cannot give portably (drift compares two JSON objects key by key; an original
- * device's presence depends on the spacing of its newest readings). So one statement reads the
- * narrow columns of all devices with the versions of their configuration twin
- * (DeviceStore.fleetIndex), the page is cut here, and only the page's devices get their full rows
- * and newest reading read (one statement each per page).
+ * device's presence depends on the spacing of its newest readings). So the narrow columns of all
+ * devices with the versions of their configuration twin (DeviceStore.fleetIndex) are filtered and
+ * sorted here, and only the page's devices get their full rows and newest reading read (one
+ * statement each per page). The index is the one the live updates read this second when they
+ * run (so which devices match and their order may be a second old; the rows shown are read
+ * afresh), else it is read for the request.
  *
  * What costs a read per device is kept between requests, with what says when it is stale:
  * - drift, with the versions and times of the desired and reported configuration it was
@@ -123,12 +125,16 @@ export class FleetOverview {
   private readonly intervals = new Map<string, CachedInterval>();
   private readonly drifts = new Map<string, { version: string; drifting: boolean }>();
 
-  constructor(db: Database) {
+  private readonly recentIndex: () => FleetIndexRow[] | undefined;
+
+  /** `recentIndex`: an index read moments ago (the live updates' round), used instead of reading one when there is one. */
+  constructor(db: Database, recentIndex: () => FleetIndexRow[] | undefined = () => undefined) {
     this.db = db;
+    this.recentIndex = recentIndex;
   }
 
   async page(query: FleetQuery, now: number): Promise<FleetPage> {
-    const rows = await this.db.devices.fleetIndex();
+    const rows = this.recentIndex() ?? (await this.db.devices.fleetIndex());
     await this.inferIntervals(rows, (cached, row) => cached === undefined || row.readingsStored - cached.stamp >= INTERVAL_SAMPLE || (cached.stamp < INTERVAL_SAMPLE && cached.stamp !== row.readingsStored));
     await this.updateDrifts(rows);
     const all = rows.map((row): Candidate => ({ row, presence: this.presence(row, now), drifting: this.drifts.get(row.id)?.drifting ?? false }));

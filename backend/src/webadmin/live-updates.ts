@@ -1,6 +1,7 @@
 import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
 import { PeriodicTask } from '@iot/common/periodic-task';
+import type { FleetIndexRow } from '../db/device-store.ts';
 import type { Database, RollupProgress } from '../db/index.ts';
 
 /** What changed, as the browser's EventSource receives it (event name + JSON data). */
@@ -39,13 +40,28 @@ export class LiveUpdates {
   private commandFingerprints: Map<string, string> | undefined;
   private rollupProgress: Map<string, RollupProgress> | undefined;
   private readonly task: PeriodicTask;
+  private readonly periodMs: number;
   private failing = false;
+  /** The devices as the last round read them, and when (see {@link recentFleetIndex}). */
+  private index: { rows: FleetIndexRow[]; at: number } | undefined;
 
   constructor(options: LiveUpdatesOptions) {
     this.db = options.db;
     this.clock = options.clock;
     this.logger = options.logger;
-    this.task = new PeriodicTask({ clock: this.clock, periodMs: options.periodMs ?? 1000, round: () => this.round() });
+    this.periodMs = options.periodMs ?? 1000;
+    this.task = new PeriodicTask({ clock: this.clock, periodMs: this.periodMs, round: () => this.round() });
+  }
+
+  /**
+   * The fleet index the last round read, while it is at most two periods old; undefined when the
+   * rounds are not running (not started, stopped, or failing). The fleet API filters and sorts on
+   * it rather than reading every device again per request: it is what the pages' `device` events
+   * came from, so a page reloaded on an event sees at least what the event was about.
+   */
+  recentFleetIndex(): FleetIndexRow[] | undefined {
+    if (this.index === undefined || this.clock.now() - this.index.at > 2 * this.periodMs) return undefined;
+    return this.index.rows;
   }
 
   /** Calls `listener` for every event until the returned function is called. */
@@ -64,6 +80,7 @@ export class LiveUpdates {
 
   async stop(): Promise<void> {
     await this.task.stop();
+    this.index = undefined;
   }
 
   /**
@@ -80,6 +97,7 @@ export class LiveUpdates {
       if (this.failing) this.logger.info({ event: 'live_updates_recovered' }, 'live updates running again');
       this.failing = false;
     } catch (error) {
+      this.index = undefined;
       if (!this.failing) this.logger.warn({ event: 'live_updates_failed', err: error }, 'live updates paused: database unavailable; retrying');
       this.failing = true;
     }
@@ -92,7 +110,9 @@ export class LiveUpdates {
    * page's, not the whole rows: at thousands of devices, a second's round stays a few ms.
    */
   private async deviceRows(): Promise<Map<string, string>> {
+    const at = this.clock.now();
     const rows = await this.db.devices.fleetIndex();
+    this.index = { rows, at };
     return new Map(rows.map((r) => [r.id, `${r.name}|${r.protocol}|${r.online}|${r.lastSeenAt}|${r.statusAt}|${r.readingsStored}|${r.duplicatesAbsorbed}|${r.configVersion}`]));
   }
 

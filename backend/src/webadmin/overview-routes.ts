@@ -1,6 +1,7 @@
 import type { Clock } from '@iot/common/clock';
 import { z } from '@iot/common/config';
 import { type Request, Router } from 'express';
+import type { FleetIndexRow } from '../db/device-store.ts';
 import type { Database, DeviceRecord } from '../db/index.ts';
 import { MAX_SCAN_READINGS, type TimeCursor } from '../db/integrity-store.ts';
 import { FleetOverview, fleetQuery, MAX_SEARCH_LENGTH } from './fleet-overview.ts';
@@ -58,10 +59,10 @@ export async function deviceFrom(db: Database, req: Request): Promise<DeviceReco
 }
 
 /** What the pages show at a glance: the fleet, a device's chart data, data integrity. */
-export function overviewRoutes(options: { db: Database; clock: Clock }): Router {
+export function overviewRoutes(options: { db: Database; clock: Clock; recentFleetIndex?: () => FleetIndexRow[] | undefined }): Router {
   const { db, clock } = options;
   const router = Router();
-  const fleet = new FleetOverview(db);
+  const fleet = new FleetOverview(db, options.recentFleetIndex);
 
   // One page of the fleet, searched, filtered and sorted over all devices (FleetOverview).
   router.get('/fleet', async (req, res) => {
