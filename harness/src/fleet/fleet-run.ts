@@ -68,6 +68,8 @@ export interface FleetRunOptions {
   signal?: AbortSignal;
   /** How long all devices may take to come up before measuring starts anyway. */
   rampTimeoutMs?: number;
+  /** How long the backlog built up while coming up may take to be worked off before measuring starts anyway (default 60 s). */
+  warmupTimeoutMs?: number;
   drainTimeoutMs?: number;
   logDir?: string;
 }
@@ -78,6 +80,11 @@ export interface FleetRunResult {
   /** Devices that were connected when measuring began. */
   connectedAtStart: number;
   rampSeconds: number;
+  /** Seconds from every device up until the backlog of the ramp was worked off (or the warm-up timed out). */
+  warmupSeconds: number;
+  /** Whether that backlog was down to two readings per device when measuring began. */
+  caughtUp: boolean;
+  backlogAtStart: number;
   measuredSeconds: number;
   /** Readings confirmed to the devices during the measured stretch, per second. */
   committedPerSecond: number;
@@ -103,8 +110,8 @@ export interface FleetRunResult {
 }
 
 /**
- * One fleet run: bring N devices up (at most a few logins at a time), measure for the given time
- * once every device is connected, stop the sensors, wait until every recorded reading is
+ * One fleet run: bring N devices up (at most a few logins at a time), let the backlog of the
+ * ramp be worked off, measure for the given time, stop the sensors, wait until every recorded reading is
  * confirmed, run the checker on this run's boots, tear the fleet down.
  */
 export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult> {
@@ -136,9 +143,19 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
     // Generous: on a busy machine the broker's password hashing paces the logins.
     const rampDeadline = Date.now() + (options.rampTimeoutMs ?? 120_000 + devices.length * 300);
     await until(() => f.snapshot().connected >= devices.length || f.snapshot().failures.length > 0 || Date.now() > rampDeadline, options.signal);
+    const upAt = Date.now();
+    // What the devices recorded while the others were logging in is a backlog, not the steady
+    // state: measure once it is worked off (each device at most a couple of readings behind).
+    const caughtUpBacklog = 2 * devices.length;
+    const warmupDeadline = upAt + (options.warmupTimeoutMs ?? 60_000);
+    await until(() => f.snapshot().backlog <= caughtUpBacklog || f.snapshot().failures.length > 0 || Date.now() > warmupDeadline, options.signal);
     const steady = { at: Date.now(), snapshot: f.snapshot() };
+    const caughtUp = steady.snapshot.backlog <= caughtUpBacklog;
     phase = 'measuring';
-    progress(`${steady.snapshot.connected}/${devices.length} devices up after ${((steady.at - started) / 1000).toFixed(1)} s; measuring for ${options.durationSeconds} s`);
+    progress(
+      `${steady.snapshot.connected}/${devices.length} devices up after ${((upAt - started) / 1000).toFixed(1)} s, ` +
+        `backlog ${steady.snapshot.backlog} ${caughtUp ? 'worked off' : 'NOT worked off'} after ${((steady.at - upAt) / 1000).toFixed(1)} s more; measuring for ${options.durationSeconds} s`,
+    );
     meter.mark();
     const end = steady.at + options.durationSeconds * 1000;
     await until(() => Date.now() >= end || f.snapshot().failures.length > 0, options.signal);
@@ -166,7 +183,10 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetRunResult
     return {
       devices: devices.length,
       connectedAtStart: steady.snapshot.connected,
-      rampSeconds: (steady.at - started) / 1000,
+      rampSeconds: (upAt - started) / 1000,
+      warmupSeconds: (steady.at - upAt) / 1000,
+      caughtUp,
+      backlogAtStart: steady.snapshot.backlog,
       measuredSeconds: seconds,
       committedPerSecond: (ended.snapshot.confirmed - steady.snapshot.confirmed) / seconds,
       recordedPerSecond: (ended.snapshot.recorded - steady.snapshot.recorded) / seconds,

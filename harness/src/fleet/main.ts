@@ -92,7 +92,7 @@ function summary(r: FleetRunResult): string {
   const problems = Object.entries(r.problems).sort((a, b) => b[1] - a[1]);
   return [
     '',
-    `Fleet of ${r.devices} devices: ${r.connectedAtStart} up after ${r.rampSeconds.toFixed(1)} s, measured ${r.measuredSeconds.toFixed(1)} s`,
+    `Fleet of ${r.devices} devices: ${r.connectedAtStart} up after ${r.rampSeconds.toFixed(1)} s, backlog ${r.caughtUp ? 'worked off' : 'NOT worked off'} after ${r.warmupSeconds.toFixed(1)} s more (${r.backlogAtStart} left), measured ${r.measuredSeconds.toFixed(1)} s`,
     `  committed ${r.committedPerSecond.toFixed(1)} readings/s (recorded ${r.recordedPerSecond.toFixed(1)}/s); per device median ${r.perDeviceRate.median.toFixed(2)}/s, min ${r.perDeviceRate.min.toFixed(2)}, max ${r.perDeviceRate.max.toFixed(2)}`,
     `  latency, measured → ack at the device (upper bound): ${lat(r.ackLatencyMs)}`,
     `  latency, measured → receiver's received_at (lower bound): ${lat(r.dbLatencyMs)}`,
