@@ -179,12 +179,17 @@ export class RollupStore {
       const resolutionMs = minute ? MINUTE_MS : HOUR_MS;
       const bucketMs = Math.max(resolutionMs, Math.ceil((to - from + 1) / points / resolutionMs) * resolutionMs);
       const origin = Math.floor(from / resolutionMs) * resolutionMs;
+      // Merged into the chart's buckets by the database: a day of minutes is 1440 rows per
+      // metric, the chart's 600 points far fewer. bucket_start >= origin, so integer division floors.
+      // (SQLite binds JS numbers as REAL, so its quotient is cast back.)
+      const slot = this.db.kind === 'mariadb' ? '(bucket_start - ?) DIV ?' : 'CAST((bucket_start - ?) / ? AS INTEGER)';
       const rows = await sql.rows(
-        `SELECT bucket_start, metric, count, min_value, max_value, sum_value FROM reading_rollups
-         WHERE device_id = ? AND resolution = ? AND bucket_start >= ? AND bucket_start <= ? ORDER BY metric, bucket_start`,
-        [deviceId, resolutionMs / 1000, origin, to],
+        `SELECT metric, ${slot} AS slot, SUM(count) AS count, MIN(min_value) AS min_value, MAX(max_value) AS max_value, SUM(sum_value) AS sum_value
+         FROM reading_rollups WHERE device_id = ? AND resolution = ? AND bucket_start >= ? AND bucket_start <= ?
+         GROUP BY metric, slot ORDER BY metric, slot`,
+        [origin, bucketMs, deviceId, resolutionMs / 1000, origin, to],
       );
-      return { from, to, resolution: minute ? 'minute' : 'hour', bucketMs, metrics: mergeBuckets(rows, origin, bucketMs) };
+      return { from, to, resolution: minute ? 'minute' : 'hour', bucketMs, metrics: mergedPoints(rows, origin, bucketMs) };
     });
   }
 
@@ -298,25 +303,12 @@ function rawSeries(rows: readonly Row[]): Record<string, SeriesPoint[]> {
   return metrics.toRecord();
 }
 
-/** Merges rollup rows (ordered by metric, bucket) into buckets of `bucketMs` counted from `origin`. */
-function mergeBuckets(rows: readonly Row[], origin: number, bucketMs: number): Record<string, SeriesPoint[]> {
+/** Points from rollup rows already merged per metric and slot (ordered so): slot `n` starts at `origin + n · bucketMs`. */
+function mergedPoints(rows: readonly Row[], origin: number, bucketMs: number): Record<string, SeriesPoint[]> {
   const metrics = new MetricPoints();
-  const sums = new Map<SeriesPoint, number>();
   for (const row of rows) {
-    const points = metrics.of(String(row.metric));
-    const t = origin + Math.floor((num(row.bucket_start) - origin) / bucketMs) * bucketMs;
-    const [count, min, max, sum] = [num(row.count), num(row.min_value), num(row.max_value), num(row.sum_value)];
-    let point = points.at(-1);
-    if (point === undefined || point[0] !== t) {
-      point = [t, min, 0, max, 0];
-      points.push(point);
-    }
-    point[1] = Math.min(point[1], min);
-    point[3] = Math.max(point[3], max);
-    point[4] += count;
-    const total = (sums.get(point) ?? 0) + sum;
-    sums.set(point, total);
-    point[2] = total / point[4];
+    const count = num(row.count);
+    metrics.of(String(row.metric)).push([origin + num(row.slot) * bucketMs, num(row.min_value), num(row.sum_value) / count, num(row.max_value), count]);
   }
   return metrics.toRecord();
 }
