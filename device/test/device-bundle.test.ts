@@ -8,11 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleDevice } from '../build/bundle.ts';
 import { targetOfCommandLine } from '../src/health/device-health.ts';
 
+/** The Node flags and malloc setting measured best by bench:device-footprint, which keep WebAssembly (fetch needs it). */
+const SMALL_FOOTPRINT = {
+  nodeArgs: ['--max-semi-space-size=1', '--optimize-for-size', '--no-opt', '--no-maglev', '--no-sparkplug'],
+  env: { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' },
+};
+
 /**
  * The production build (device/build/bundle.ts) runs like the sources: the bundled all-in-one
- * device, started with the env a source one gets, records readings that a real aedes broker,
- * receiver and SQLite store exactly once, and logs the same events with the same fields as the
- * source device running beside it.
+ * device, started with the env a source one gets (and the small-footprint Node flags the image
+ * is to use), records readings that a real aedes broker, receiver and SQLite store exactly once,
+ * and logs the same events with the same fields as the source device running beside it.
  */
 describe('device bundle', () => {
   const out = makeTempDir('device-bundle');
@@ -40,13 +46,13 @@ describe('device bundle', () => {
   const bundled = (entry: string) => bundles.files.find((f) => f.entry === entry)!.file;
 
   /** An all-in-one device on its own redis-server, configured as the harness configures one. */
-  async function startDevice(id: string, main: string, extraEnv: Record<string, string> = {}) {
+  async function startDevice(id: string, main: string, extraEnv: Record<string, string> = {}, nodeArgs: readonly string[] = []) {
     const redis = await new RedisServer().start();
     const login = stack.login(id);
     const process = new ServiceProcess({
       name: id,
       command: globalThis.process.execPath,
-      args: [main],
+      args: [...nodeArgs, main],
       env: {
         PATH: globalThis.process.env.PATH,
         HOME: globalThis.process.env.HOME,
@@ -78,8 +84,11 @@ describe('device bundle', () => {
     }
   });
 
-  it('stores every reading of the bundled device exactly once and logs what the source device logs', async () => {
-    const [bundle, source] = await Promise.all([startDevice('bundled-1', bundled('all-in-one')), startDevice('source-1', entrypointPath('device-all-in-one'))]);
+  it('stores every reading of the bundled device, run with the small-footprint settings, exactly once and logs what the source device logs', async () => {
+    const [bundle, source] = await Promise.all([
+      startDevice('bundled-1', bundled('all-in-one'), SMALL_FOOTPRINT.env, SMALL_FOOTPRINT.nodeArgs),
+      startDevice('source-1', entrypointPath('device-all-in-one')),
+    ]);
     await eventually(async () => (await db.readings.countReadings('bundled-1')) >= 10, 30_000, 'ten readings of the bundled device stored');
     await eventually(async () => (await db.readings.countReadings('source-1')) >= 10, 30_000, 'ten readings of the source device stored');
 
