@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { Clock } from '@iot/common/clock';
 import type { Logger } from '@iot/common/log';
 import { readingFields, roundValues, shutdownFields, STREAM_KEY } from '@iot/common/protocol';
 import type { Service } from '@iot/common/service';
 import type { Redis } from 'ioredis';
+import { newBootId } from './boot-id.ts';
 import type { ChipSet } from './chip-set.ts';
 import { MeasurementSettingsReader } from './measurement-settings.ts';
 import { ReadingBuffer } from './reading-buffer.ts';
@@ -56,7 +56,7 @@ export class SensorService implements Service {
 
   constructor(options: SensorServiceOptions) {
     this.options = options;
-    this.bootId = (options.newBootId ?? (() => randomBytes(8).toString('hex')))();
+    this.bootId = (options.newBootId ?? newBootId)();
     this.buffer = new ReadingBuffer(options.bufferCapacity);
     this.recorder = new StreamRecorder({ redis: options.redis, buffer: this.buffer, bootId: this.bootId, logger: options.logger, clock: options.clock });
     this.settings = new MeasurementSettingsReader({ redis: options.redis, defaultIntervalSeconds: options.defaultIntervalSeconds, logger: options.logger });
