@@ -6,7 +6,8 @@ import type { Plugin } from 'esbuild';
  * Parts of third-party packages a device never runs, replaced by small stand-ins so they take
  * no room in the bundle (and in memory: Node keeps a module's whole source text while it runs).
  * Each one is safe only because of how the device uses the package, said beside it; a stand-in
- * that is reached anyway throws, naming what is missing, rather than misbehaving.
+ * that is reached anyway throws, naming what is missing, rather than misbehaving, or loads the
+ * original then.
  *
  * The build fails when a replaced file is no longer where this expects it (a package update
  * moved it), so a stand-in never silently stops applying.
@@ -18,6 +19,9 @@ interface Replacement {
   why: string;
   contents: string;
 }
+
+/** Marks a require of the original file from its stand-in, which esbuild then bundles as it is. */
+const ORIGINAL = '?device-original';
 
 const missing = (what: string) => `throw new Error(${JSON.stringify(`${what} is not part of the device build (device/build/trim-plugin.ts)`)});`;
 
@@ -38,6 +42,11 @@ export const REPLACEMENTS: readonly Replacement[] = [
     contents: `"use strict";\nexports.default = () => { ${missing('MQTT through a SOCKS proxy')} };\n`,
   },
   {
+    file: 'mqtt/build/lib/topic-alias-send.js',
+    why: 'MQTT 5 topic aliases for sending, which the uplink never asks for: the original (with its LRU cache, which loads node:perf_hooks) is loaded when one is made',
+    contents: `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.default = function TopicAliasSend(...args) {\n  const Original = require(${JSON.stringify(`./topic-alias-send.js${ORIGINAL}`)}).default;\n  return new Original(...args);\n};\n`,
+  },
+  {
     file: 'ioredis/built/cluster/index.js',
     why: 'a device talks to its own standalone Redis (device/src/redis-connection.ts), never to a Redis Cluster',
     contents: `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nclass Cluster { constructor() { ${missing('Redis Cluster')} } }\nexports.default = Cluster;\n`,
@@ -52,7 +61,9 @@ export function trimPlugin(nodeModules: string): Plugin {
   return {
     name: 'device-trim',
     setup(build) {
+      build.onResolve({ filter: /\?device-original$/ }, (args) => ({ path: join(args.resolveDir, args.path.slice(0, -ORIGINAL.length)), suffix: ORIGINAL }));
       build.onLoad({ filter: /[\\/]node_modules[\\/](zod|mqtt|ioredis)[\\/]/ }, (args) => {
+        if (args.suffix === ORIGINAL) return undefined;
         const replacement = byPath.get(args.path);
         if (replacement === undefined) return undefined;
         return { contents: replacement.contents, loader: 'js', resolveDir: dirname(args.path) };
