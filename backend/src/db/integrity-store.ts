@@ -165,8 +165,9 @@ export class IntegrityStore {
     const limit = Math.max(1, Math.floor(options.limit ?? Number.MAX_SAFE_INTEGER));
     const offset = Math.max(0, Math.floor(options.offset ?? 0));
     return this.db.read(async (sql) => {
-      const search = options.search === undefined || options.search === '' ? undefined : `%${escapeLike(options.search.toLowerCase())}%`;
-      const where = search === undefined ? '' : "WHERE LOWER(id) LIKE ? ESCAPE '!' OR LOWER(COALESCE(name, '')) LIKE ? ESCAPE '!'";
+      // LIKE ignores case in both dialects (MariaDB's _ci collations, SQLite for ASCII), so no LOWER() per row.
+      const search = options.search === undefined || options.search === '' ? undefined : `%${escapeLike(options.search)}%`;
+      const where = search === undefined ? '' : "WHERE id LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!'";
       const params = search === undefined ? [] : [search, search];
       const total = num((await sql.rows(`SELECT COUNT(*) AS n FROM devices ${where}`, params))[0]?.n ?? 0);
       const devices = await sql.rows(`SELECT id, name, readings_stored, duplicates_absorbed FROM devices ${where} ORDER BY id LIMIT ? OFFSET ?`, [...params, limit, offset]);

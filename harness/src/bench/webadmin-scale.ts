@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { openDatabase, parseDatabaseUrl } from '@iot/backend/db';
 import type { Connection } from 'mysql2/promise';
@@ -330,6 +330,8 @@ try {
   const scalePaths = pagePaths(end, deviceCount);
   const basePaths = pagePaths(end, plans.baseline.devices);
   const rows: Row[] = [];
+  // The machine is shared: its load beside the figures says how much they are worth.
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
   for (const [page, paths] of Object.entries(scalePaths)) {
     const measured = new Map<string, Timings[]>();
     const base = new Map<string, Timings[]>();
@@ -355,11 +357,12 @@ try {
       `${r.page.padEnd(9)} ${r.request.padEnd(25)} p50 ${ms(r.scale.server.p50)}  p95 ${ms(r.scale.server.p95)} | client p95 ${ms(r.scale.client.p95)} | baseline p50 ${ms(r.baseline.server.p50)}  p95 ${ms(r.baseline.server.p95)} | ×${r.p95Ratio.toFixed(1).padStart(5)} ${r.meetsTarget ? 'ok' : `OVER ${TARGET_P95_MS} ms`}`,
   );
   const worst = rows.reduce((a, b) => (b.scale.server.p95 > a.scale.server.p95 ? b : a));
+  const load = { atStart: loadAtStart, atEnd: loadavg()[0] ?? Number.NaN };
   process.stdout.write(
     `\nWeb admin at fleet scale (MariaDB, ${deviceCount} devices, ${readingCount} readings, ${deviceReadings} on ${BIG}; baseline ${plans.baseline.devices} devices, ${plans.baseline.readings} readings)\n` +
       `server time (Server-Timing) in ms, p50/p95 of ${requests} requests, medians of ${rounds} rounds:\n${lines.join('\n')}\n` +
       `worst p95: ${worst.page} · ${worst.request} ${worst.scale.server.p95.toFixed(1)} ms (target ≤ ${TARGET_P95_MS} ms): ${rows.every((r) => r.meetsTarget) ? 'all within' : 'NOT all within'}\n` +
-      `seeding: ${seeded.fleet?.seconds.toFixed(0)} s (${Math.round(seeded.fleet?.readingsPerSecond ?? 0)} readings/s)\n`,
+      `seeding: ${seeded.fleet?.seconds.toFixed(0)} s (${Math.round(seeded.fleet?.readingsPerSecond ?? 0)} readings/s); 1-minute load average ${load.atStart.toFixed(1)} when timing began, ${load.atEnd.toFixed(1)} at the end, on ${cpus().length} CPUs\n`,
   );
   mkdirSync(fileURLToPath(new URL('.', `file://${REPORT}`)), { recursive: true });
   writeFileSync(
@@ -369,7 +372,7 @@ try {
         benchmark: 'webadmin-scale',
         command: `npm run bench:webadmin-scale -- ${process.argv.slice(2).join(' ')}`.trim(),
         at: new Date().toISOString(),
-        machine: { cpus: cpus().length, node: process.version },
+        machine: { cpus: cpus().length, node: process.version, loadAverage1m: load },
         config: { devices: deviceCount, readings: readingCount, deviceReadings, requests, rounds, bufferPoolMb, baseline: plans.baseline },
         targetP95Ms: TARGET_P95_MS,
         allWithinTarget: rows.every((r) => r.meetsTarget),
