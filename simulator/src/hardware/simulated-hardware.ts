@@ -1,7 +1,7 @@
 import type { GpioPin, GpioPinOptions, Hardware, I2cBus } from '@iot/hardware';
 import { Bme280Model } from '../chips/bme280-model.ts';
 import { Sht31Model } from '../chips/sht31-model.ts';
-import { ControlServer } from '../control/control-server.ts';
+import type { ControlServer } from '../control/control-server.ts';
 import type { ControlledHardware, OpenPinInfo } from '../control/controlled-hardware.ts';
 import { AdjustableEnvironment } from '../environment/environment.ts';
 import { environmentFromSpec } from '../environment/environment-spec.ts';
@@ -93,6 +93,8 @@ export class SimulatedHardware implements Hardware, ControlledHardware {
    */
   async serveControl(socketPath: string): Promise<void> {
     if (this.control !== undefined) throw new Error(`simulation control is already served on ${this.control.socketPath}`);
+    // Loaded here, not at the top: a device that serves no control socket (every real run) saves its memory.
+    const { ControlServer } = await import('../control/control-server.ts');
     this.control = await ControlServer.listen(socketPath, this);
   }
 
