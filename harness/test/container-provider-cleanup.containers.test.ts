@@ -9,7 +9,8 @@ import { engineStatus } from '../src/containers/engine.ts';
 import { eventually } from '../src/testing/log-capture.ts';
 
 // Without Ryuk, nothing but the harness removes its containers: these crash the process that
-// started one and look for what is left. Skipped without a Docker engine (vitest.config.ts too).
+// started one and look for what is left. The container tier runs them (vitest.containers.config.ts),
+// after it has built the images; skipped without a Docker engine.
 const docker = await engineStatus();
 
 const processes = new URL('../src/processes/index.ts', import.meta.url);
