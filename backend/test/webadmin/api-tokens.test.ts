@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from '@iot/harness/processes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,10 +35,18 @@ describe('API tokens', () => {
   const control = new FakeControl();
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const command = (token: string) => web.fetch('/api/devices/dev-1/commands', { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(token) }, body: JSON.stringify({ command: 'reboot' }) });
-  const cli = (args: string[]) => {
-    const result = spawnSync(process.execPath, [CLI, ...args], { input: '', env: { PATH: process.env.PATH, DATABASE_URL: `sqlite:${path}` }, encoding: 'utf8' });
-    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-  };
+  // Asynchronous: a test process blocked in spawnSync for seconds (a loaded machine) misses the web
+  // admin closing an idle keep-alive socket, and its next fetch on that socket gets ECONNRESET.
+  const cli = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, DATABASE_URL: `sqlite:${path}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
 
   beforeAll(async () => {
     db = await openDatabase({ kind: 'sqlite', path }, { clock });
@@ -104,14 +112,14 @@ describe('API tokens', () => {
   });
 
   it('makes, lists and revokes tokens from the CLI, read-only and expiring by default', async () => {
-    const made = cli(['token', '--username', 'ALICE', '--name', 'cli-token']);
+    const made = await cli(['token', '--username', 'ALICE', '--name', 'cli-token']);
     expect(made).toMatchObject({ code: 0, stderr: '' });
     const token = made.stdout.trim();
     expect(token).toMatch(/^iotw_[A-Za-z0-9_-]{43}$/);
     expect((await command(token)).status).toBe(403);
     expect((await web.fetch('/api/devices', { headers: bearer(token) })).status).toBe(200);
 
-    const list = cli(['tokens', '--username', 'alice']);
+    const list = await cli(['tokens', '--username', 'alice']);
     expect(list.code).toBe(0);
     const [header, ...rows] = list.stdout.trim().split('\n');
     expect(header).toBe('id\tuser\tname\tscope\tstate\tcreated\texpires\tlast_used');
@@ -121,11 +129,11 @@ describe('API tokens', () => {
     expect(Math.round(days)).toBe(90);
     expect(list.stdout).not.toContain(token);
 
-    expect(cli(['revoke-token', '--id', row?.[0] ?? ''])).toMatchObject({ code: 0, stdout: `revoked API token ${row?.[0]} ("cli-token" of alice)\n` });
+    expect(await cli(['revoke-token', '--id', row?.[0] ?? ''])).toMatchObject({ code: 0, stdout: `revoked API token ${row?.[0]} ("cli-token" of alice)\n` });
     expect((await web.fetch('/api/devices', { headers: bearer(token) })).status).toBe(401);
-    expect(cli(['revoke-token', '--id', '999999'])).toMatchObject({ code: 1, stderr: 'webadmin-user: no API token 999999\n' });
+    expect(await cli(['revoke-token', '--id', '999999'])).toMatchObject({ code: 1, stderr: 'webadmin-user: no API token 999999\n' });
 
-    const full = cli(['token', '--username', 'alice', '--name', 'deploy', '--scope', 'full', '--expires-days', '7']);
+    const full = await cli(['token', '--username', 'alice', '--name', 'deploy', '--scope', 'full', '--expires-days', '7']);
     expect(full.code).toBe(0);
     expect((await command(full.stdout.trim())).status).toBe(202);
     for (const [args, option] of [
@@ -134,7 +142,7 @@ describe('API tokens', () => {
       [['--expires-days', '366'], '--expires-days'],
       [['--expires-days', 'soon'], '--expires-days'],
     ] as const) {
-      const refused = cli(['token', '--username', 'alice', '--name', 'x', ...args]);
+      const refused = await cli(['token', '--username', 'alice', '--name', 'x', ...args]);
       expect(refused.code, args.join(' ')).toBe(2);
       expect(refused.stderr).toContain(option);
     }
