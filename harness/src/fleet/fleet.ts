@@ -31,6 +31,12 @@ export interface FleetOptions {
   /** Logins in progress at once per worker while the fleet comes up. */
   connectConcurrency?: number;
   onProgress?: (message: string) => void;
+  /**
+   * Keep what the checker and the final figures need: every recorded reading and every
+   * confirmation's latency (default). `false` keeps only the last seconds, so a fleet that runs
+   * for days (`npm start`) stays in bounded memory.
+   */
+  retainHistory?: boolean;
   /** Where the workers write their devices' warnings and errors (worker-N.log); the fleet's temp dir, removed at the end, by default. */
   logDir?: string;
 }
@@ -160,9 +166,15 @@ export class Fleet {
     }
     if (message.type !== 'stats') return;
     this.stats.set(message.worker, message);
-    this.loopDelays.push({ at: Date.now(), ...message.eventLoopDelayMs });
-    for (const r of message.history) this.history.push(r);
-    this.latency.add(message.measuredAt, message.latencyMs);
+    const now = Date.now();
+    this.latency.add(message.measuredAt, message.latencyMs, now);
+    this.loopDelays.push({ at: now, ...message.eventLoopDelayMs });
+    if (this.options.retainHistory === false) {
+      this.latency.dropBefore(now - WINDOW_MS);
+      while (this.loopDelays.length > 0 && this.loopDelays[0]!.at < now - WINDOW_MS) this.loopDelays.shift();
+    } else {
+      for (const r of message.history) this.history.push(r);
+    }
   }
 
   private sample(): void {

@@ -19,6 +19,13 @@ export class LatencyLog {
     if (latencyMs.length > 0) this.chunks.push({ arrivedAt, measuredAt: [...measuredAt], latencyMs: [...latencyMs] });
   }
 
+  /** Forgets the confirmations that arrived before `time` (epoch ms). */
+  dropBefore(time: number): void {
+    let n = 0;
+    while (n < this.chunks.length && this.chunks[n]!.arrivedAt < time) n++;
+    if (n > 0) this.chunks.splice(0, n);
+  }
+
   /** Latencies of the confirmations that arrived from `since` (epoch ms) on. */
   confirmedSince(since: number): LatencySummary | undefined {
     const values: number[] = [];
