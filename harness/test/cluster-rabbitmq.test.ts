@@ -32,7 +32,7 @@ function connect(url: string, options: IClientOptions): Promise<MqttClient> {
  * refuses new connections with CONNACK 3 ("server unavailable") until its client-id registry has
  * re-elected a leader.
  */
-async function connectRetrying(url: string, options: IClientOptions, timeoutMs = 60_000): Promise<MqttClient> {
+async function connectRetrying(url: string, options: IClientOptions, timeoutMs = 120_000): Promise<MqttClient> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -77,6 +77,12 @@ class ResendingPublisher {
       this.resent++;
     }
   }
+}
+
+/** The node leading quorum queue `name`, as node 0 sees it. */
+async function queueLeader(cluster: RabbitMqCluster, name: string): Promise<string | undefined> {
+  const queues = JSON.parse(await cluster.ctl(0, ['list_queues', 'name', 'leader', '--formatter', 'json'])) as { name: string; leader: string }[];
+  return queues.find((queue) => queue.name === name)?.leader;
 }
 
 /** Collects each payload received, counting repeats. */
@@ -135,6 +141,10 @@ describe.skipIf(!installed)(title, () => {
     const awayClosed = closed(away);
     await second.kill();
     await awayClosed;
+    // Publishing while the session's queue elects a new leader can lose messages RabbitMQ 3.10 has
+    // already acknowledged (docs/clustered-broker.md §4), so this test publishes after the election.
+    const survivors = [first.nodeName, third.nodeName];
+    await eventually(async () => survivors.includes((await queueLeader(cluster, 'mqtt-subscription-receiver-1qos1')) ?? ''), 120_000, 'a new leader for the session queue');
     // PUBACK from RabbitMQ means the quorum queue behind the session has the message.
     const publisher = new ResendingPublisher(first.url, { ...SERVICE, clientId: 'publisher-1' });
     const sent = Array.from({ length: 50 }, (_, i) => `reading-${i}`);
