@@ -57,8 +57,12 @@ const skipCeiling = process.argv.includes('--skip-ceiling');
 const deviceIds = Array.from({ length: devices }, (_, i) => `bench-${String(i).padStart(3, '0')}`);
 const shape: LoadShape = { deviceIds, batches, batchSize };
 const total = devices * batches * batchSize;
-/** A run that makes no progress for this long has failed (lost readings, a crashed service). */
-const STALL_MS = 60_000;
+/**
+ * A run that makes no progress for this long has failed (lost readings, a crashed service). Longer
+ * than aedes's drainTimeout (60 s) plus a reconnect: a receiver that held back for longer than that
+ * is disconnected, and its session takes a while to come back on a loaded machine.
+ */
+const STALL_MS = 180_000;
 /** The uplink's default ack timeout (UPLINK_ACK_TIMEOUT_SECONDS). */
 const RESEND_AFTER_MS = 10_000;
 
