@@ -6,16 +6,27 @@ import { join } from 'node:path';
 import { BackendStack, type WebAdminInfo } from '../harness/backend-stack.ts';
 import { SimulatedDevice } from '../harness/simulated-device.ts';
 import { findFreePort } from '../processes/free-port.ts';
+import { FleetDevices } from './fleet-devices.ts';
 
 /**
  * `npm start`: a complete simulated system on this machine, from embedded defaults.
  *   DEVICES (3) simulated devices, each its own redis-server and one all-in-one device process
  *   (sensor, start/stop button, uplink) on simulated BME280 + SHT31; the aedes broker; a receiver
  *   on SQLite, or on MariaDB when DATABASE_URL is set; the web admin (WEBADMIN_PORT, default 8080).
+ *   More than PROCESS_DEVICES_MAX devices run as a fleet (fleet-devices.ts): many virtual devices per
+ *   worker process, 16 to a redis-server.
  * It says where everything is, reports progress, and Ctrl+C stops it all.
  */
+/** Beyond this many, a process and a redis-server per device take too much of a laptop. */
+const PROCESS_DEVICES_MAX = 50;
+const FLEET_DEVICES_MAX = 5000;
 const deviceCount = Number(process.env.DEVICES ?? 3);
-if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > 50) fail('DEVICES must be a whole number from 1 to 50');
+if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > FLEET_DEVICES_MAX) {
+  fail(`DEVICES must be a whole number from 1 to ${FLEET_DEVICES_MAX} (up to ${PROCESS_DEVICES_MAX}: a process each; more: a fleet of virtual devices)`);
+}
+const asFleet = deviceCount > PROCESS_DEVICES_MAX;
+const intervalSeconds = Number(process.env.INTERVAL_SECONDS ?? 2);
+if (!Number.isFinite(intervalSeconds) || intervalSeconds < (asFleet ? 0.1 : 0)) fail(`INTERVAL_SECONDS must be a number of seconds${asFleet ? ' of at least 0.1 for a fleet' : ''}`);
 requireBinary('redis-server', 'redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)');
 
 const runDir = join(tmpdir(), `iot-start-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -29,6 +40,7 @@ const stack = new BackendStack({
   ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
 });
 const devices: SimulatedDevice[] = [];
+let fleet: FleetDevices | undefined;
 
 let stopping = false;
 async function stop(code: number): Promise<never> {
@@ -38,6 +50,7 @@ async function stop(code: number): Promise<never> {
     process.stdout.write('\nStopping: devices first (clean-shutdown markers), then receiver, broker and database.\n');
     await Promise.all(devices.map(async (d) => d.sensor?.stop('SIGTERM')));
     await Promise.all(devices.map((d) => d.dispose()));
+    await fleet?.stop();
     await stack.dispose();
     process.stdout.write(`Logs kept in ${runDir}\n`);
   }
@@ -52,19 +65,24 @@ try {
   process.stdout.write(`Starting the backend (aedes, receiver, ${process.env.DATABASE_URL ? 'MariaDB from DATABASE_URL' : 'SQLite'})...\n`);
   await stack.start();
   await stack.startReceiver();
-  process.stdout.write(`Starting ${deviceCount} simulated devices...\n`);
-  for (const id of ids) {
-    const device = new SimulatedDevice({
-      id,
-      mode: 'all-in-one',
-      mqtt: { port: stack.brokerPort, login: stack.login(id) },
-      intervalSeconds: Number(process.env.INTERVAL_SECONDS ?? 2),
-      sensors: process.env.SENSORS ?? 'bme280@0x76,sht31@0x44:outdoor',
-      environment: process.env.SIM_ENVIRONMENT ?? 'daily:600',
-      logDir: runDir,
-    });
-    devices.push(device);
-    await device.start();
+  if (asFleet) {
+    process.stdout.write(`Starting ${deviceCount} virtual devices as a fleet...\n`);
+    fleet = await FleetDevices.start(stack, ids, intervalSeconds, (line) => process.stdout.write(`  ${line}\n`));
+  } else {
+    process.stdout.write(`Starting ${deviceCount} simulated devices...\n`);
+    for (const id of ids) {
+      const device = new SimulatedDevice({
+        id,
+        mode: 'all-in-one',
+        mqtt: { port: stack.brokerPort, login: stack.login(id) },
+        intervalSeconds,
+        sensors: process.env.SENSORS ?? 'bme280@0x76,sht31@0x44:outdoor',
+        environment: process.env.SIM_ENVIRONMENT ?? 'daily:600',
+        logDir: runDir,
+      });
+      devices.push(device);
+      await device.start();
+    }
   }
   process.stdout.write('Starting the web admin...\n');
   web = await stack.startWebAdmin({ port: await webAdminPort() });
@@ -82,10 +100,10 @@ Simulated system running.
   Database    ${stack.databaseUrl}
   Logs        ${runDir}   (JSON lines: broker.log, receiver-1.log, <device>.log)
   Devices
-${devices.map((d) => `    ${d.id}   Redis 127.0.0.1:${d.redis.port}   pid ${d.sensor?.pid}`).join('\n')}
+${fleet?.describe(ids).join('\n') ?? devices.map((d) => `    ${d.id}   Redis 127.0.0.1:${d.redis.port}   pid ${d.sensor?.pid}`).join('\n')}
 
 Try:
-  redis-cli -p ${devices[0]!.redis.port} XREVRANGE measurement:values + - COUNT 3
+  ${fleet?.redisCli() ?? `redis-cli -p ${devices[0]!.redis.port} XREVRANGE measurement:values + - COUNT 3`}
   ${env} \\
     node backend/src/cli/device.ts command sim-1 set_interval seconds=0.5
   ${env} \\
@@ -98,6 +116,10 @@ Ctrl+C stops everything.
 const db = await stack.database();
 progressTimer = setInterval(async () => {
   try {
+    if (fleet !== undefined) {
+      process.stdout.write(`[${new Date().toISOString()}] ${fleet.progressLine()}\n`);
+      return;
+    }
     const parts = await Promise.all(
       devices.map(async (d) => `${d.id} ${d.history().length} recorded / ${await db.readings.countReadings(d.id)} stored`),
     );
