@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type Ack, PROTOCOL_VERSION } from '@iot/common/protocol';
+import type { Ack } from '@iot/common/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { BackendStack } from '../harness/backend-stack.ts';
+import { v1Batch } from './ingest-load.ts';
 import { median, numericFlag, progress } from './stats.ts';
 
 /**
@@ -29,21 +30,9 @@ await stack.startReceiver();
 progress('receiver up');
 const db = await stack.database();
 
+/** The batch that starts at entry `from` (a multiple of the batch size) of a device's boot. */
 function makeBatch(deviceId: string, boot: string, from: number) {
-  const now = Date.now();
-  return {
-    v: PROTOCOL_VERSION,
-    device: deviceId,
-    batch: `${boot}-${from}`,
-    sent_at: now,
-    entries: Array.from({ length: batchSize }, (_, i) => ({
-      id: `${now}-${from + i}`,
-      boot,
-      seq: from + i + 1,
-      at: now,
-      values: { temperature_celsius: 21.5 + i / 100, humidity_percent: 45.25, pressure_hpa: 1013.2 },
-    })),
-  };
+  return v1Batch(deviceId, boot, from / batchSize, batchSize);
 }
 
 async function baseline(): Promise<number> {
