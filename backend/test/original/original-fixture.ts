@@ -137,19 +137,22 @@ function sameValue(sent: string, stored: unknown): boolean {
 
 /** The JSON text of `value` holds `"<state>"` as a value of some field: shapes may still change, the states do not. */
 export function mentionsState(value: unknown, states: readonly string[]): string | undefined {
+  // Nothing yet (the fleet lists a new device within a live-update round): no state.
+  if (value === undefined) return undefined;
   const text = JSON.stringify(value);
   return states.find((state) => text.includes(`:"${state}"`));
 }
 
 /** The device's entry on GET /api/fleet. */
 export async function fleetEntry(api: WebAdminApi, deviceId: string): Promise<unknown> {
-  const fleet = (await api.get('/fleet')) as { devices: Array<{ device: { id: string } }> };
+  // Paged: searched by id, so the device is found whatever page it would land on.
+  const fleet = (await api.get(`/fleet?q=${encodeURIComponent(deviceId)}`)) as { devices: Array<{ device: { id: string } }> };
   return fleet.devices.find((entry) => entry.device.id === deviceId);
 }
 
 /** The device's entry on GET /api/integrity. */
 export async function integrityEntry(api: WebAdminApi, deviceId: string): Promise<unknown> {
-  const report = (await api.get('/integrity')) as { devices: Array<{ id: string }> };
+  const report = (await api.get(`/integrity?q=${encodeURIComponent(deviceId)}`)) as { devices: Array<{ id: string }> };
   return report.devices.find((entry) => entry.id === deviceId);
 }
 
