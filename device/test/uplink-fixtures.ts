@@ -235,7 +235,8 @@ export function valuesOf(seq: number): Record<string, number> {
 export async function addReadings(redis: Redis, from: number, count: number, boot = BOOT): Promise<string[]> {
   const ids: string[] = [];
   for (let start = 0; start < count; start += 1000) {
-    const pipeline = redis.pipeline();
+    // MULTI: the readings appear at once, so an uplink blocked on XREAD sees them all, not the first.
+    const pipeline = redis.multi();
     for (let seq = from + start; seq < from + Math.min(count, start + 1000); seq++) {
       pipeline.xadd(STREAM_KEY, '*', ...readingFields({ bootId: boot, seq }, 1_700_000_000_000 + seq, valuesOf(seq)));
     }

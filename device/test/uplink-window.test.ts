@@ -88,14 +88,21 @@ describe('uplink window', () => {
     const uplink = await bed.startUplink({ UPLINK_WINDOW: '2', UPLINK_ACK_TIMEOUT_SECONDS: '60' });
     await eventually(() => bed.backend.held.length >= 1, 5000, 'the batch stored');
     const [stale] = bed.backend.held.splice(0);
+    // Paused across the restart, so the stretch is not published again (under the same name)
+    // before the old ack arrives: that ack must count for nothing in the new epoch.
+    await bed.admin.set(REDIS_KEY.senderEnabled, '0');
+    await eventually(() => uplink.logs.find('uplink_paused').length >= 1, 10_000, 'sending paused');
     // A clean restart (SIGTERM: Redis writes its AOF), so the stream keeps every reading.
     await bed.redis.stop();
     await bed.redis.start();
-    await eventually(() => uplink.logs.find('redis_up').length >= 3, 10_000, 'the uplink reconnected to Redis');
+    // The shared connection up again: from its 'ready' on, the uplink treats what it read before as stale.
+    const sharedUp = () => uplink.logs.find('redis_up').filter((r) => r.connection !== 'blocking-read').length;
+    await eventually(() => sharedUp() >= 2, 10_000, 'the uplink reconnected to Redis');
     await bed.backend.publish('ack', stale!.deviceId, stale!.ack);
-    await eventually(() => uplink.logs.find('ack_stale').some((r) => r.reason === 'redis_reconnected'), 5000, 'the old ack ignored');
+    await eventually(() => uplink.logs.find('ack_stale').some((r) => r.reason === 'redis_reconnected'), 10_000, 'the old ack ignored');
     expect(await cursor()).toBeNull();
-    await bed.backend.release();
+    bed.backend.holding = false;
+    await bed.admin.set(REDIS_KEY.senderEnabled, '1');
     await cursorAt(ids[4]!);
     // The stretch went out again after the reconnect, and its new ack moved the cursor.
     expect(bed.backend.batches.length).toBeGreaterThanOrEqual(2);

@@ -79,6 +79,8 @@ export class BatchSender {
   private lastFailure = '';
   /** The broker connection the batches in flight went out on. */
   private generation = -1;
+  /** Adaptive batching: the last batch was not full, so new entries collect until the window empties. */
+  private collecting = false;
   private readonly logged = new Set<string>();
   private readonly wakeup: Wakeup;
   private readonly window: SendWindow;
@@ -196,18 +198,25 @@ export class BatchSender {
       return;
     }
 
+    const adaptive = current.sendIntervalSeconds === undefined;
+    if (adaptive && this.collecting && !this.window.empty) {
+      // Live readings and a batch in flight: whatever came since goes in the next batch, after the
+      // ack; reading now would only find it not full (one read per batch, not per wake-up).
+      this.setBacklog(false, now);
+      await this.waitForAcks(now, signal);
+      return;
+    }
     const from = this.window.readPosition(cursor.confirmed);
-    const batch = await this.nextBatch(from, now);
+    // With nothing in flight, one blocking read both waits for new entries and fetches them.
+    const batch = this.window.empty ? await this.nextBatchBlocking(from) : await this.nextBatch(from, now);
     if (batch === undefined) {
       if (!this.window.empty) {
         this.setBacklog(false, now);
         await this.waitForAcks(now, signal);
         return;
       }
+      // Caught up (the blocking read waited up to a poll interval for more).
       this.setBacklog(true, now);
-      // Caught up: trim what the last acks confirmed, so an idle stream keeps exactly its history.
-      await this.maybeTrim();
-      await this.waitForEntries(from, signal);
       return;
     }
     this.setBacklog(false, now);
@@ -222,14 +231,17 @@ export class BatchSender {
         }
       } else if (!this.window.empty) {
         // Adaptive: a part batch waits while others are in flight, collecting what comes meanwhile.
+        this.collecting = true;
         await this.waitForAcks(now, signal);
         return;
       }
     }
 
     if (!link.publish(topic, batch.payload, { qos: 1 })) return;
-    this.window.add({ name: batch.name, after: from, last: batch.last, count: batch.count, sentAt: now });
-    this.published(batch, from, now);
+    this.collecting = !batch.full;
+    const sentAt = clock.now();
+    this.window.add({ name: batch.name, after: from, last: batch.last, count: batch.count, sentAt });
+    this.published(batch, from, sentAt);
   }
 
   /** Waits for an ack to move the cursor, at most until the oldest batch in flight times out. */
@@ -247,11 +259,19 @@ export class BatchSender {
     return buildBatch(entries, { device: deviceId, sentAt: now, ...(meta === undefined ? {} : { meta }) }, limits);
   }
 
-  /** Blocks (on the dedicated connection) until an entry arrives after `after`, or a poll interval passes. */
-  private async waitForEntries(after: string | undefined, signal: AbortSignal): Promise<void> {
+  /**
+   * As {@link nextBatch}, but on the dedicated connection, blocking until an entry arrives after
+   * `after` or a poll interval passes (then undefined). Trims first: caught up is when the last
+   * acks' trim is due, so an idle stream keeps exactly its history.
+   */
+  private async nextBatchBlocking(after: string | undefined): Promise<Batch | undefined> {
+    const { blockingRedis, limits, deviceId, meta, clock } = this.options;
+    await this.maybeTrim();
     const blockMs = this.options.blockMs ?? POLL_MS;
-    if (signal.aborted) return;
-    await this.options.blockingRedis.xread('COUNT', 1, 'BLOCK', blockMs, 'STREAMS', STREAM_KEY, xreadId(after));
+    const reply = await blockingRedis.xread('COUNT', limits.maxCount + 1, 'BLOCK', blockMs, 'STREAMS', STREAM_KEY, xreadId(after));
+    const entries: StreamEntry[] = reply?.[0]?.[1] ?? [];
+    // Stamped when read: the read may have waited for these entries.
+    return buildBatch(entries, { device: deviceId, sentAt: clock.now(), ...(meta === undefined ? {} : { meta }) }, limits);
   }
 
   private published(batch: Batch, after: string | undefined, now: number): void {
